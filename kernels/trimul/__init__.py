@@ -1,0 +1,1 @@
+"""TriMul (AlphaFold3 triangle multiplicative update): reference, kernels, shapes."""

@@ -1,0 +1,116 @@
+"""The ``sia`` command. Parses arguments, builds config, calls one function per verb.
+
+Exit codes: 0 success (for ``sandbox exec`` and ``verify``: whenever the sandbox/verification ran,
+whatever the candidate did), 1 when the thing checked failed (a broken audit chain), 2 for usage,
+config and spec errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from sia_sandbox.errors import SiaError
+
+app = typer.Typer(
+    name="sia",
+    help="Run self-improving agent loops safely: sandboxes, hardened verifiers, verified-only training.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(help="Run commands in an isolated sandbox.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state: dict[str, bool] = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    _state["debug"] = debug
+    from sia_sandbox.logging_setup import configure_logging
+
+    configure_logging(debug=debug)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@sandbox_app.command(
+    "exec",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def sandbox_exec(
+    cmd: list[str] = typer.Argument(..., metavar="-- CMD [ARG...]", help="Command to run inside the sandbox."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="local | docker | modal (default SIA_BACKEND or local)."),
+    ro: list[str] = typer.Option([], "--ro", metavar="HOST:SANDBOX", help="Read-only mount (repeatable)."),
+    rw: list[str] = typer.Option([], "--rw", metavar="HOST:SANDBOX", help="Writable output mount (repeatable)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Wall-clock limit in seconds."),
+    memory: int = typer.Option(2048, "--memory", help="Memory limit in MB."),
+    pids: int = typer.Option(256, "--pids", help="Most processes/threads at once."),
+    cpus: float = typer.Option(1.0, "--cpus", help="CPU bandwidth in cores."),
+    output_limit: float = typer.Option(64.0, "--output-limit", help="MB allowed on output mounts and per stream."),
+    env: list[str] = typer.Option([], "--env", metavar="KEY=VALUE", help="Environment variable (repeatable; nothing else leaks in)."),
+    network: str = typer.Option("none", "--network", help="Network policy: none."),
+    workdir: str = typer.Option("/tmp", "--workdir", help="Working directory inside the sandbox."),
+    no_seccomp: bool = typer.Option(False, "--no-seccomp", help="Do not install the seccomp filter."),
+    audit_log: Path = typer.Option(Path("runs/sandbox-exec/audit.jsonl"), "--audit-log", help="Audit log to append to."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run CMD in a fresh sandbox and report how it ended."""
+    from sia_sandbox.commands.sandbox_exec import exec_command
+
+    code = exec_command(
+        cmd=cmd, backend=backend, ro=ro, rw=rw, timeout=timeout, memory=memory, pids=pids, cpus=cpus,
+        output_limit=output_limit, env=env, network=network, workdir=workdir, seccomp=not no_seccomp,
+        audit_log=audit_log, as_json=as_json,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("audit")
+def audit_cmd(
+    path: Path = typer.Argument(..., help="A run directory or an audit.jsonl file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Verify an audit log's hash chain and summarise it. Exit 1 when the chain is broken."""
+    from sia_sandbox.commands.audit_view import audit_command
+
+    raise typer.Exit(audit_command(path, as_json=as_json))
+
+
+@app.command("doctor")
+def doctor_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Say which sandbox backends work on this machine, and how to fix the others."""
+    from sia_sandbox.commands.doctor import doctor_command
+
+    raise typer.Exit(doctor_command(as_json=as_json))
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors with hints; tracebacks only under --debug."""
+    try:
+        app()
+    except SiaError as e:
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False)
+        if e.hint:
+            err.print(f"[yellow]hint:[/] {escape(e.hint)}", highlight=False)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
