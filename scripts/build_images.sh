@@ -116,9 +116,5 @@ ensure_base
 [ $base_only = 1 ] && exit 0
 for n in "${names[@]}"; do
   [ -f "$ROOT/images/$n/Dockerfile" ] || die "images/$n/Dockerfile not found"
-  case $n in
-    verifier) build_one "$n" "$("$PY" -m sia_sandbox.sandbox.images tag scaffold)" ;;
-    trimul-cuda) build_one "$n" "${SIA_TRIMUL_BASE:-$BASE_TAG}" ;;
-    *) build_one "$n" "$BASE_TAG" ;;
-  esac
+  build_one "$n" "$("$PY" -m sia_sandbox.sandbox.images base "$n")"
 done
