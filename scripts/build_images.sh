@@ -14,9 +14,10 @@
 # 3. --gpu also builds images/trimul-cuda (BASE=$SIA_TRIMUL_BASE, default the base above).
 #
 # Torch: download.pytorch.org is not reachable here and PyPI's torch==2.13.0 for linux pulls ~3 GB of
-# CUDA wheels, so the scaffold image installs the CPU wheel from the build context. The wheel is taken
-# from $SIA_WHEEL_DIR (default /opt/wheels) or downloaded from download.pytorch.org, and its sha256 is
-# checked against images/scaffold/torch-wheel.sha256 both here and inside the Dockerfile.
+# CUDA wheels, so the scaffold image installs the CPU wheel, served to the build from the host over
+# http://127.0.0.1 (see serve_build_files). The wheel is taken from $SIA_WHEEL_DIR (default /opt/wheels)
+# or downloaded from download.pytorch.org; its sha256 is checked against
+# images/scaffold/torch-wheel.sha256 here and again inside the Dockerfile.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,7 @@ CACHE=${SIA_IMAGE_CACHE:-/var/cache/sia/images}
 BASE_TAG=sia/base:bookworm
 WHEEL_DIR=${SIA_WHEEL_DIR:-/opt/wheels}
 TORCH_URL_PREFIX=https://download.pytorch.org/whl/cpu
+PORT=${SIA_BUILD_PORT:-8765}
 
 gpu=0; base_only=0; names=()
 for a in "$@"; do
@@ -78,37 +80,46 @@ ensure_base() {
   log "base imported as $BASE_TAG"
 }
 
-stage_torch_wheel() {  # $1 = context dir; copies the pinned CPU wheel into $1/wheels
-  local ctx=$1 pin name sum
+FILES=""; SERVER_PID=""
+serve_build_files() {  # build-time files (torch wheel, CA bundle) over http://127.0.0.1:$PORT
+  # Served rather than COPYed: a COPY layer would keep the 190 MB wheel in the image even after rm,
+  # and this engine has no BuildKit (RUN --mount). Builds run with --network=host to reach it.
+  [ -n "$SERVER_PID" ] && return
+  local sum name
   read -r sum name <"$ROOT/images/scaffold/torch-wheel.sha256"
-  mkdir -p "$ctx/wheels"
+  FILES=$(mktemp -d "$CACHE/files.XXXX")
   if [ -f "$WHEEL_DIR/$name" ]; then
-    cp "$WHEEL_DIR/$name" "$ctx/wheels/"
+    ln -s "$WHEEL_DIR/$name" "$FILES/$name"
   else
     log "torch wheel not in $WHEEL_DIR; downloading from $TORCH_URL_PREFIX"
-    curl -fsSL --retry 2 -o "$ctx/wheels/$name" "$TORCH_URL_PREFIX/${name//+/%2B}" \
+    curl -fsSL --retry 2 -o "$FILES/$name" "$TORCH_URL_PREFIX/${name//+/%2B}" \
       || die "no torch wheel: put $name in \$SIA_WHEEL_DIR or make download.pytorch.org reachable"
   fi
-  echo "$sum  $ctx/wheels/$name" | sha256sum -c --quiet - || die "torch wheel sha256 mismatch ($name)"
+  echo "$sum  $FILES/$name" | sha256sum -c --quiet - || die "torch wheel sha256 mismatch ($name)"
+  # The host's CA bundle, so pip inside the build trusts what the host trusts (this VM's egress proxy
+  # re-signs TLS with its own CA). It is deleted in the same RUN layer and never stays in an image.
+  cp "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$FILES/ca.pem"
+  "$PY" -m http.server --bind 127.0.0.1 --directory "$FILES" "$PORT" >"$CACHE/http.log" 2>&1 &
+  SERVER_PID=$!
+  trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$FILES"' EXIT
+  for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/ca.pem" && return; sleep 0.1; done
+  die "build file server on 127.0.0.1:$PORT did not start (port busy? set SIA_BUILD_PORT); see $CACHE/http.log"
 }
 
 build_one() {  # $1 = image name, $2 = BASE build arg
-  local name=$1 base=$2 tag ctx
+  local name=$1 base=$2 tag
   tag=$("$PY" -m sia_sandbox.sandbox.images tag "$name")
   if docker image inspect "$tag" >/dev/null 2>&1; then
     docker tag "$tag" "sia/$name:latest"; log "$tag present (skip)"; return
   fi
-  ctx=$(mktemp -d "$CACHE/ctx-$name.XXXX")
-  cp -a "$ROOT/images/$name/." "$ctx/"
-  [ "$name" = scaffold ] && stage_torch_wheel "$ctx"
+  serve_build_files
   log "building $tag (BASE=$base)"
   local t0=$SECONDS
-  # --network=host: build steps (apt, pip) need the network even when dockerd runs with iptables off.
-  if ! docker build --network=host --build-arg "BASE=$base" -t "$tag" -t "sia/$name:latest" \
-      "$ctx" >"$CACHE/build-$name.log" 2>&1; then
-    rm -rf "$ctx"; die "building $name failed; see $CACHE/build-$name.log"
+  if ! docker build --network=host --build-arg "BASE=$base" \
+      --build-arg "BUILD_FILES_URL=http://127.0.0.1:$PORT" -t "$tag" -t "sia/$name:latest" \
+      "$ROOT/images/$name" >"$CACHE/build-$name.log" 2>&1; then
+    die "building $name failed; see $CACHE/build-$name.log"
   fi
-  rm -rf "$ctx"
   log "built $tag in $((SECONDS - t0)) s, size $(docker image inspect -f '{{.Size}}' "$tag") bytes"
 }
 

@@ -96,6 +96,98 @@ def doctor_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
     raise typer.Exit(doctor_command(as_json=as_json))
 
 
+@app.command("tasks")
+def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the tasks (tasks/<name>/task.toml)."""
+    from sia_sandbox.commands.verify_cmd import tasks_command
+
+    raise typer.Exit(tasks_command(as_json=as_json))
+
+
+@app.command("verify")
+def verify_cmd(
+    task: str = typer.Argument(..., help="Task name (see `sia tasks`)."),
+    submission: Path = typer.Option(..., "--submission", help="The candidate's Python file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Sandbox backend (default: the task's)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where evidence and verdict.json go."),
+    audit_log: Path = typer.Option(Path("runs/verify/audit.jsonl"), "--audit-log", help="Audit log to append to."),
+) -> None:
+    """Verify a candidate in fresh sandboxes (nominal + perturbed suites). Exit 0 whenever it ran."""
+    from sia_sandbox.commands.verify_cmd import verify_command
+
+    raise typer.Exit(verify_command(task=task, submission=submission, as_json=as_json, device=device,
+                                    backend=backend, out_dir=out_dir, audit_log=audit_log))
+
+
+@app.command("report")
+def report_cmd(
+    run: Path = typer.Argument(..., help="Run directory (runs/<run_id>)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Where to write the HTML (default <run>/report.html)."),
+) -> None:
+    """Write one self-contained HTML report (plots embedded) for a run."""
+    from sia_sandbox.report import build_report
+
+    path = build_report(run, out_path)
+    out.print(f"report: {path}")
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Path = typer.Argument(..., help="First run directory."),
+    run_b: Path = typer.Argument(..., help="Second run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Scores, drift and cost of two runs side by side."""
+    from rich.table import Table
+
+    from sia_sandbox.report.compare import compare_runs
+
+    a, b = compare_runs(run_a, run_b)
+    if as_json:
+        print_json({"a": a.model_dump(), "b": b.model_dump()})
+        return
+    table = Table(title="sia compare")
+    table.add_column("")
+    table.add_column(a.run_id)
+    table.add_column(b.run_id)
+    for field in a.model_fields:
+        if field == "run_id":
+            continue
+        va, vb = getattr(a, field), getattr(b, field)
+        fa = f"{va:.4g}" if isinstance(va, float) else str(va)
+        fb = f"{vb:.4g}" if isinstance(vb, float) else str(vb)
+        table.add_row(field, fa, fb)
+    out.print(table)
+
+
+@app.command("replay")
+def replay_cmd(
+    run: Path = typer.Argument(..., help="Run directory (runs/<run_id>)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Sandbox backend (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Recompute every verdict from the run directory (candidates + recorded seeds); exit 1 if any differ."""
+    from rich.table import Table
+
+    from sia_sandbox.report.replay import replay_run
+
+    report = replay_run(run, backend=backend)
+    if as_json:
+        print_json({**report.model_dump(), "differing": [r.candidate_id for r in report.differing]})
+    else:
+        table = Table(title=f"sia replay {report.run_id}")
+        for col in ("gen", "candidate", "recorded", "replayed", "recorded score", "replayed score", "match", "note"):
+            table.add_column(col, overflow="fold")
+        for r in report.rows:
+            table.add_row(str(r.gen_index), r.candidate_id, r.recorded, str(r.replayed), str(r.recorded_score),
+                          str(r.replayed_score), "[green]yes[/]" if r.matches else "[red]NO[/]", r.note)
+        out.print(table)
+        out.print(f"{len(report.rows)} verdicts replayed, {len(report.differing)} differ")
+    raise typer.Exit(1 if report.differing else 0)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors with hints; tracebacks only under --debug."""
     try:

@@ -70,7 +70,7 @@ class PumpEvent(enum.Enum):
     """Why ``pump`` returned."""
 
     EXITED = "exited"
-    """The watched process exited and every stream reached EOF (or the drain deadline passed)."""
+    """The watched process exited (and, when asked, every stream reached EOF)."""
     DEADLINE = "deadline"
     """The deadline passed first."""
     OUTPUT_LIMIT = "output_limit"
@@ -107,15 +107,17 @@ class Pump:
             if not self.stdin_data:
                 self._close_stdin()
 
-    def run(self, deadline: float, *, enforce_limit: bool = True) -> PumpEvent:
-        """Pump until the child exited and the streams closed, a stream overflowed, or ``deadline``.
+    def run(self, deadline: float, *, until_eof: bool, enforce_limit: bool = True) -> PumpEvent:
+        """Pump until the child exited (and, with ``until_eof``, every stream closed), a stream
+        overflowed, or ``deadline``.
 
         Args:
             deadline: ``time.monotonic()`` value at which to give up.
+            until_eof: also wait for EOF on every stream (call it once every writer is dead).
             enforce_limit: return ``OUTPUT_LIMIT`` when a stream passes its limit.
         """
         while True:
-            if self.exited and not self.streams:
+            if self.exited and not (until_eof and self.streams):
                 return PumpEvent.EXITED
             left = deadline - time.monotonic()
             if left <= 0:

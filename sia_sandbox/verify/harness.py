@@ -88,14 +88,14 @@ class SuiteDirs(BaseModel):
 
 
 def make_spec(dirs: SuiteDirs, argv: list[str], limits: Limits, *, gpu: bool = False,
-              extra_rw: list[Mount] | None = None, labels: dict[str, str] | None = None,
+              extra_ro: list[Mount] | None = None, labels: dict[str, str] | None = None,
               image: str | None = None) -> SandboxSpec:
     """A spec that runs ``python <argv>`` with only this suite's dirs mounted and no network."""
     ro, rw = dirs.mounts()
     env = {"PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(max(1, int(limits.cpus))),
            "PYTHONHASHSEED": "0"}
     return SandboxSpec(
-        command=["python", "-s", "-B", *argv], ro_mounts=ro, rw_mounts=rw + (extra_rw or []),
+        command=["python", "-s", "-B", *argv], ro_mounts=ro + (extra_ro or []), rw_mounts=rw,
         env=env, workdir=PurePosixPath("/tmp"), limits=limits, network="none", seccomp=True,
         gpu=gpu, image=image, labels=labels or {},
     )

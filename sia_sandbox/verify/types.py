@@ -93,6 +93,8 @@ class Verdict(BaseModel):
     only after the verdict exists, so anyone can check they were fixed beforehand."""
     device: str
     """``cpu`` or ``cuda`` (and the device name where known)."""
+    profile: str = "full"
+    """Verifier profile (``full``; ``quick`` = fewer shapes/repeats, for tests and smoke runs)."""
     candidate_s: float = 0.0
     """Wall seconds spent running the candidate in sandboxes."""
     verifier_s: float = 0.0
