@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="Run commands in an isolated sandbox.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+verifier_app = typer.Typer(help="Tools for verifier authors.", no_args_is_help=True)
+app.add_typer(verifier_app, name="verifier")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -119,6 +121,24 @@ def verify_cmd(
 
     raise typer.Exit(verify_command(task=task, submission=submission, as_json=as_json, device=device,
                                     backend=backend, out_dir=out_dir, audit_log=audit_log))
+
+
+@verifier_app.command("check")
+def verifier_check_cmd(
+    task: str = typer.Argument(..., help="Task name (see `sia tasks`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Sandbox backend (default: the task's)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Verifier profile (default quick when defined)."),
+    parallel: int = typer.Option(2, "--parallel", help="Verifications at once."),
+    only: list[str] = typer.Option([], "--only", help="Run only these cheats (repeatable)."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Keep candidates and evidence here."),
+) -> None:
+    """Run the cheat library and the honest references through TASK's verifier. Exit 1 if it can be gamed."""
+    from sia_sandbox.commands.verifier_check import verifier_check_command
+
+    raise typer.Exit(verifier_check_command(task, as_json=as_json, backend=backend, device=device, profile=profile,
+                                            parallel=parallel, only=only, work_dir=work_dir))
 
 
 @app.command("report")

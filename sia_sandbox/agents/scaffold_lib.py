@@ -56,13 +56,16 @@ def render_prompt(summary: str, dim: dict[str, Any]) -> str:
 
 
 def parse_choice(completion: str, options: list[Any]) -> Any | None:
-    """The option named by the first option letter in ``completion``, or None."""
-    for ch in completion.strip():
-        idx = LETTERS.find(ch.upper())
-        if 0 <= idx < len(options):
+    """The option whose letter appears first in ``completion`` (either case), or None.
+
+    Lenient on purpose: small task models rarely answer with a bare letter, and a choice that is
+    noisy but really the model's gives the weight lever something to learn from.
+    """
+    letters = LETTERS[: min(len(options), len(LETTERS))]
+    for ch in completion:
+        idx = letters.find(ch.upper())
+        if idx >= 0:
             return options[idx]
-        if ch.isalnum():
-            return None
     return None
 
 
@@ -72,7 +75,7 @@ def ask_model(summary: str, dim: dict[str, Any], fallback: Any) -> dict[str, Any
         import sia_client
 
         completion = sia_client.chat([{"role": "user", "content": render_prompt(summary, dim)}],
-                                     max_tokens=4, temperature=1.0)
+                                     max_tokens=8, temperature=1.0)
     except Exception as e:  # noqa: BLE001 - an unreachable gateway or a spent budget means: use the harness value
         return {"dimension": dim["name"], "value": fallback, "source": "fallback",
                 "completion": f"<{type(e).__name__}: {str(e)[:120]}>"}

@@ -6,6 +6,7 @@ and the gateway scrubs it from every response it serves.
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -21,6 +22,7 @@ from sia_sandbox.gateway.backends import (
 from sia_sandbox.gateway.types import Generation, GenerationRequest, render_messages
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
+_CREATE_PARAMS = frozenset(inspect.signature(anthropic.resources.messages.Messages.create).parameters)
 
 
 @register_model_backend("anthropic")
@@ -80,15 +82,15 @@ class AnthropicBackend(ModelBackend):
                  if m["role"] not in ("system", "developer")]
         if not turns or turns[0]["role"] != "user":
             raise BackendRequestError("the anthropic backend needs a user message first (after system messages)")
-        kwargs: dict[str, Any] = {
-            "model": self._model, "max_tokens": request.max_tokens, "messages": turns,
-            "temperature": min(request.temperature, 1.0),  # Anthropic's range is [0, 1]
-        }
+        kwargs: dict[str, Any] = {"model": self._model, "max_tokens": request.max_tokens, "messages": turns}
         if system:
             kwargs["system"] = system
         if request.stop:
             kwargs["stop_sequences"] = request.stop
-        if request.top_p < 1.0:
+        # Recent SDKs dropped sampling parameters from messages.create; send them only where accepted.
+        if "temperature" in _CREATE_PARAMS:
+            kwargs["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is [0, 1]
+        if "top_p" in _CREATE_PARAMS and request.top_p < 1.0:
             kwargs["top_p"] = request.top_p
         try:
             resp = self._client.messages.create(**kwargs)

@@ -203,6 +203,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if 400 <= status < 500:
+            # Retrying cannot help (a spent budget stays spent); tell the openai/anthropic SDKs not to.
+            self.send_header("x-should-retry", "false")
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import select
 import signal
 import time
 from dataclasses import dataclass, field
@@ -277,6 +278,8 @@ class SandboxCgroup:
     def wait_empty(self, timeout_s: float) -> bool:
         """Kill and wait until the cgroups are empty; False when processes remain after the timeout."""
         deadline = time.monotonic() + timeout_s
+        if "kill" in self.dirs:
+            return self._wait_events(deadline)
         delay = 0.0005
         while not self.empty():
             if time.monotonic() > deadline:
@@ -285,6 +288,28 @@ class SandboxCgroup:
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
         return True
+
+    def _wait_events(self, deadline: float) -> bool:
+        # cgroup.events signals POLLPRI on every change, so this wakes exactly when the last process
+        # leaves instead of sleeping in a loop.
+        try:
+            fd = os.open(f"{self.dirs['kill']}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLPRI)
+        try:
+            while True:
+                os.lseek(fd, 0, os.SEEK_SET)
+                if b"populated 0" in os.read(fd, 4096):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.kill()
+                poller.poll(min(left, 0.05) * 1000)
+        finally:
+            os.close(fd)
 
     def stats(self) -> CgroupStats:
         """Read OOM kills, pids-limit hits, CPU time and peak memory (missing counters are None)."""

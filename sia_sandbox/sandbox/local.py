@@ -163,7 +163,7 @@ class LocalBackend(SandboxBackend):
                     enforcement |= cg.create(
                         memory_mb=spec.limits.memory_mb, pids=spec.limits.pids, cpus=spec.limits.cpus
                     )
-                    if spec.rw_mounts:
+                    if uid is not None and (plan.ro or plan.rw or plan.gateway):
                         staging = Staging.create(plan, spec.limits.output_limit_mb, uid)
                 except OSError as e:
                     raise SandboxError(
@@ -201,7 +201,7 @@ class LocalBackend(SandboxBackend):
         outcome = _Outcome()
         fds: list[int] = []
         try:
-            mount_fds = plan.open_fds(staging)
+            mount_fds = {} if staging is not None else plan.open_fds()
             fds.extend(mount_fds.values())
             seccomp_fd = filter_fd() if spec.seccomp else None
             if seccomp_fd is not None:
@@ -213,7 +213,7 @@ class LocalBackend(SandboxBackend):
             fds += [out_r, out_w, err_r, err_w]
             stdin_r, stdin_w = os.pipe() if spec.stdin is not None else (None, None)
             fds += [x for x in (stdin_r, stdin_w) if x is not None]
-            argv = local_launch.argv(spec, plan, mount_fds, seccomp_fd, status_w, cg.procs_files, uid, rlimit_script)
+            argv = local_launch.argv(spec, plan, staging, mount_fds, seccomp_fd, status_w, cg.procs_files, uid, rlimit_script)
             pass_fds = (*local_launch.root_fds(), *mount_fds.values(), status_w,
                         *((seccomp_fd,) if seccomp_fd is not None else ()))
             proc = subprocess.Popen(
@@ -237,10 +237,6 @@ class LocalBackend(SandboxBackend):
                 self._watch(proc, pump, cg, lim, outcome)
             finally:
                 pump.close()
-            _, status, ru = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            outcome.status = proc.returncode
-            outcome.rusage_cpu = ru.ru_utime + ru.ru_stime
             outcome.bwrap_status = _read_status(status_r)
         finally:
             for fd in fds:
@@ -257,10 +253,14 @@ class LocalBackend(SandboxBackend):
             _kill_tree(proc, cg)
             if pump.run(time.monotonic() + 10, until_eof=False, enforce_limit=False) is not PumpEvent.EXITED:
                 raise SandboxError(f"sandbox launcher pid {proc.pid} survived SIGKILL for 10 s")
+        # Reap first: a zombie still counts as a member of its cgroup.
+        _, status, ru = os.wait4(proc.pid, 0)
+        proc.returncode = outcome.status = os.waitstatus_to_exitcode(status)
+        outcome.rusage_cpu = ru.ru_utime + ru.ru_stime
         # The main process is gone; kill whatever else is left (nothing should be: the pid namespace
         # died with bwrap's pid 1) so that every pipe writer is gone, then read the pipes to EOF.
-        _kill_tree(proc, cg)
-        cg.wait_empty(5.0)
+        if not cg.empty():
+            cg.wait_empty(5.0)
         pump.run(time.monotonic() + 2, until_eof=True, enforce_limit=False)
 
     @staticmethod

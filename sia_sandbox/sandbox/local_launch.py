@@ -31,7 +31,7 @@ UID_BASE = 61000
 """First host uid of sandboxes when we run as root: uid = UID_BASE + slot."""
 UID_SLOTS = 1000
 _UID_LOCK_DIR = "/tmp/.sia-sandbox-uids"
-_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MNT_DETACH = 2, 4, 4096, 16384, 2
 
 
 @dataclass
@@ -127,8 +127,8 @@ class MountPlan:
             hint="mount the program or use one from /usr/bin or the venv (python3)",
         )
 
-    def open_fds(self, staging: Staging | None) -> dict[str, int]:
-        """Open an O_PATH fd per user mount (sandbox path -> fd); the caller closes them.
+    def open_fds(self) -> dict[str, int]:
+        """Open an O_PATH fd per ro mount and the gateway (sandbox path -> fd) when not staging.
 
         Raises:
             SandboxSpecError: a source changed since the check.
@@ -137,9 +137,6 @@ class MountPlan:
         try:
             for host, dest in self.ro:
                 fds[str(dest)] = paths.checked_open(host)
-            for _, dest in self.rw:
-                assert staging is not None
-                fds[str(dest)] = os.open(staging.subdir(dest), os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
             if self.gateway is not None:
                 fd = os.open(self.gateway, os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
                 fds[str(GATEWAY_SOCKET_PATH)] = fd
@@ -254,52 +251,99 @@ _libc = ctypes.CDLL(None, use_errno=True)
 @functools.cache
 def _stage_base() -> str:
     d = tempfile.mkdtemp(prefix="sia-stage-")
-    os.chmod(d, 0o700)
+    # 0711: the sandbox uid may traverse to the (randomly named) per-run dirs, never list them.
+    os.chmod(d, 0o711)
     return d
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, opts: str | None) -> None:
+    rc = _libc.mount(
+        None if source is None else source.encode(), target.encode(),
+        None if fstype is None else fstype.encode(), flags, None if opts is None else opts.encode(),
+    )
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"mount {source} on {target}: {os.strerror(e)}")
 
 
 @dataclass
 class Staging:
-    """A size-limited tmpfs holding one sandbox's rw mounts; copied to the host dirs after the run."""
+    """Per-run host directory (root only) exporting every user mount to the unprivileged sandbox uid.
+
+    bwrap canonicalizes mount sources as the sandbox uid, so a source under a private directory
+    (a 0700 home, pytest's tmp) would be unreachable. As root we bind each checked O_PATH fd onto
+    ``<run>/r<i>`` (no path lookup after the check: no symlink-swap window), and stage rw mounts on
+    a size-limited tmpfs ``<run>/out/m<i>`` that is copied back after the run.
+    """
 
     root: str
-    rw: list[tuple[str, PurePosixPath]]
+    plan: MountPlan
+    mounted: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    """sandbox path -> staged host path to hand to bwrap."""
 
     @classmethod
-    def create(cls, plan: MountPlan, output_limit_mb: float, uid: int | None) -> "Staging":
-        """Mount the tmpfs and copy in what the host dirs already hold.
+    def create(cls, plan: MountPlan, output_limit_mb: float, uid: int) -> "Staging":
+        """Bind the ro sources, mount the output tmpfs and copy in what the rw dirs already hold.
 
         Raises:
-            OSError: mount or copy failed (e.g. the existing content is larger than the limit).
+            SandboxSpecError: a source changed since the check.
+            OSError: a mount or the copy failed (e.g. existing content larger than the limit).
         """
-        assert uid is not None
-        size = max(4096, int(output_limit_mb * (1 << 20)))
         root = tempfile.mkdtemp(dir=_stage_base())
-        opts = f"size={size},nr_inodes={max(1024, min(1 << 20, size >> 10))},mode=0700,uid=0,gid=0"
-        if _libc.mount(b"sia-out", root.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) != 0:
-            e = ctypes.get_errno()
-            os.rmdir(root)
-            raise OSError(e, f"mount tmpfs on {root}: {os.strerror(e)}")
-        staging = cls(root, plan.rw)
+        os.chmod(root, 0o711)
+        st = cls(root, plan)
         try:
-            for host, dest in plan.rw:
-                sub = staging.subdir(dest)
-                os.mkdir(sub, 0o755)
-                if os.path.isdir(host):
-                    copy_tree(host, sub, owner=(uid, uid))
-                os.chown(sub, uid, uid)
+            exports = [(h, d) for h, d in plan.ro]
+            if plan.gateway is not None:
+                exports.append((plan.gateway, GATEWAY_SOCKET_PATH))
+            for i, (host, dest) in enumerate(exports):
+                st._bind(host, os.path.join(root, f"r{i}"), str(dest))
+            if plan.rw:
+                st._stage_rw(output_limit_mb, uid)
         except BaseException:
-            staging.remove()
+            st.remove()
             raise
-        return staging
+        return st
 
-    def subdir(self, dest: PurePosixPath) -> str:
-        """Staging directory of the rw mount at ``dest``."""
-        return os.path.join(self.root, f"m{[str(d) for _, d in self.rw].index(str(dest))}")
+    def _bind(self, host: str, target: str, dest: str) -> None:
+        fd = paths.checked_open(host)
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(target, 0o700)
+            else:
+                os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC, None)
+        finally:
+            os.close(fd)
+        self.mounted.append(target)
+        self.sources[dest] = target
+
+    def _stage_rw(self, output_limit_mb: float, uid: int) -> None:
+        size = max(4096, int(output_limit_mb * (1 << 20)))
+        out = os.path.join(self.root, "out")
+        os.mkdir(out, 0o700)
+        opts = f"size={size},nr_inodes={max(1024, min(1 << 20, size >> 10))},mode=0711,uid=0,gid=0"
+        _mount("sia-out", out, "tmpfs", _MS_NOSUID | _MS_NODEV, opts)
+        self.mounted.append(out)
+        for i, (host, dest) in enumerate(self.plan.rw):
+            sub = os.path.join(out, f"m{i}")
+            os.mkdir(sub, 0o755)
+            if os.path.isdir(host):
+                copy_tree(host, sub, owner=(uid, uid))
+            os.chown(sub, uid, uid)
+            self.sources[str(dest)] = sub
+
+    @property
+    def out_dir(self) -> str:
+        """Mount point of the output tmpfs."""
+        return os.path.join(self.root, "out")
 
     def full(self) -> bool:
-        """True when the tmpfs has (almost) no bytes or inodes left."""
-        st = os.statvfs(self.root)
+        """True when the output tmpfs has (almost) no bytes or inodes left."""
+        if not self.plan.rw:
+            return False
+        st = os.statvfs(self.out_dir)
         return st.f_bavail * st.f_frsize < 65536 or st.f_favail < 2
 
     def copy_out(self) -> list[OutputFile]:
@@ -309,7 +353,7 @@ class Staging:
             SandboxError: the copy failed.
         """
         manifest: list[OutputFile] = []
-        for host, dest in self.rw:
+        for host, dest in self.plan.rw:
             try:
                 os.makedirs(host, exist_ok=True)
                 with os.scandir(host) as it:
@@ -318,17 +362,19 @@ class Staging:
                             shutil.rmtree(e.path)
                         else:
                             os.unlink(e.path)
-                manifest += copy_tree(self.subdir(dest), host, prefix=dest)
+                manifest += copy_tree(self.sources[str(dest)], host, prefix=dest)
             except OSError as e:
                 raise SandboxError(f"could not copy outputs of {dest} to {host}: {e}") from e
         return manifest
 
     def remove(self) -> None:
-        """Unmount and delete the staging dir (never raises)."""
-        if _libc.umount2(self.root.encode(), _MNT_DETACH) != 0 and ctypes.get_errno() != errno.EINVAL:
-            return
+        """Unmount everything and delete the run dir (never raises)."""
+        for target in reversed(self.mounted):
+            if _libc.umount2(target.encode(), _MNT_DETACH) != 0 and ctypes.get_errno() != errno.EINVAL:
+                return
+        self.mounted.clear()
         with contextlib.suppress(OSError):
-            os.rmdir(self.root)
+            shutil.rmtree(self.root)
 
 
 @functools.cache
@@ -362,8 +408,9 @@ def sandbox_env(spec: SandboxSpec) -> dict[str, str]:
     return {"PATH": DEFAULT_PATH, "HOME": SANDBOX_HOME, "LANG": "C.UTF-8", **spec.env}
 
 
-def argv(spec: SandboxSpec, plan: MountPlan, mount_fds: dict[str, int], seccomp_fd: int | None,
-         status_fd: int, procs_files: list[str], uid: int | None, rlimit_script: str) -> list[str]:
+def argv(spec: SandboxSpec, plan: MountPlan, staging: Staging | None, mount_fds: dict[str, int],
+         seccomp_fd: int | None, status_fd: int, procs_files: list[str], uid: int | None,
+         rlimit_script: str) -> list[str]:
     """The launcher command line: sh (join cgroups, rlimits) -> setpriv (drop uid) -> bwrap -> command."""
     # Every process starts in the cgroups: sh joins them before it execs anything else.
     script = ("ulimit -c 0 || exit 125; " + rlimit_script
@@ -383,11 +430,15 @@ def argv(spec: SandboxSpec, plan: MountPlan, mount_fds: dict[str, int], seccomp_
     out += ["--proc", "/proc", "--dev", "/dev"]
     out += ["--perms", "1777", "--size", str(spec.limits.memory_mb << 20), "--tmpfs", "/tmp"]
     rw = {str(d) for _, d in plan.rw}
-    for _, dest in plan.mounts():
-        out += ["--bind-fd" if str(dest) in rw else "--ro-bind-fd", str(mount_fds[str(dest)]), str(dest)]
+    dests = [str(d) for _, d in plan.mounts()]
     if plan.gateway is not None:
-        out += ["--dir", str(GATEWAY_SOCKET_PATH.parent),
-                "--ro-bind-fd", str(mount_fds[str(GATEWAY_SOCKET_PATH)]), str(GATEWAY_SOCKET_PATH)]
+        out += ["--dir", str(GATEWAY_SOCKET_PATH.parent)]
+        dests.append(str(GATEWAY_SOCKET_PATH))
+    for dest in dests:
+        if staging is not None:
+            out += ["--bind" if dest in rw else "--ro-bind", staging.sources[dest], dest]
+        else:
+            out += ["--ro-bind-fd", str(mount_fds[dest]), dest]
     if plan.make_workdir:
         out += ["--dir", str(spec.workdir)]
     out += ["--remount-ro", "/", "--chdir", str(spec.workdir), "--json-status-fd", str(status_fd)]

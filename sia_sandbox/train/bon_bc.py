@@ -40,5 +40,5 @@ class BestOfNBC(Algorithm):
             enc = policy.encode([chosen[i] for i in idx])
             loss = masked_mean(-policy.logprobs(enc), enc.mask)
             values = {"grad_norm": policy.step(loss), "cloned": float(len(chosen))}
-            metrics.append(StepMetrics(step=step, loss=float(loss), n_tokens=enc.n_tokens, values=values))
+            metrics.append(StepMetrics(step=step, loss=float(loss.detach()), n_tokens=enc.n_tokens, values=values))
         return metrics

@@ -172,6 +172,8 @@ def make_policy(model: Any, tokenizer: Any, config: TrainConfig, parent_adapter_
     """Seed torch, add LoRA and build the optimizer."""
     import torch
 
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
     peft_model = setup_lora(model, config, parent_adapter_dir)
     peft_model.to(config.device)
@@ -262,10 +264,10 @@ def sequence_pg(
         if cfg.kl_coef > 0:
             kl = masked_mean(k3_kl(logp, policy.ref_logprobs(enc)), enc.mask)
             loss = loss + cfg.kl_coef * kl
-            values["kl"] = float(kl)
+            values["kl"] = float(kl.detach())
         values["grad_norm"] = policy.step(loss)
         values["adv_mean"] = float(adv_all[idx].mean())
-        metrics.append(StepMetrics(step=step, loss=float(loss), n_tokens=enc.n_tokens, values=values))
+        metrics.append(StepMetrics(step=step, loss=float(loss.detach()), n_tokens=enc.n_tokens, values=values))
     return metrics
 
 

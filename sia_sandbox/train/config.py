@@ -68,6 +68,9 @@ class TrainConfig(BaseModel):
     max_new_tokens: int = Field(8, ge=1, description="Tokens generated per completion (toy, bench).")
     seed: int = Field(0, description="Seed of torch, data order and generation.")
     device: str = Field("cpu", description="torch device, e.g. 'cpu' or 'cuda'.")
+    num_threads: int | None = Field(
+        None, ge=1, description="torch CPU threads; None = torch's default. Tiny models run fastest on 1."
+    )
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> TrainConfig:

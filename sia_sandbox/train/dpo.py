@@ -66,5 +66,5 @@ class DPO(Algorithm):
                 margin = ((pi[:n] - ref[:n]) - (pi[n:] - ref[n:])).detach()
             values = {"grad_norm": policy.step(loss), "margin": float(margin.mean()),
                       "accuracy": float((margin > 0).float().mean()), "pairs": float(len(pairs))}
-            metrics.append(StepMetrics(step=step, loss=float(loss), n_tokens=enc.n_tokens, values=values))
+            metrics.append(StepMetrics(step=step, loss=float(loss.detach()), n_tokens=enc.n_tokens, values=values))
         return metrics

@@ -92,7 +92,7 @@ class PPO(Algorithm):
                                             config.clip_eps)
             vl = 0.5 * masked_mean((values - ret_all[idx][:, :w]) ** 2, enc.mask)
             loss = pl + config.vf_coef * vl
-            out = {"policy_loss": float(pl), "value_loss": float(vl), "clip_frac": clip_frac,
+            out = {"policy_loss": float(pl.detach()), "value_loss": float(vl.detach()), "clip_frac": clip_frac,
                    "grad_norm": policy.step(loss)}
-            metrics.append(StepMetrics(step=step, loss=float(loss), n_tokens=enc.n_tokens, values=out))
+            metrics.append(StepMetrics(step=step, loss=float(loss.detach()), n_tokens=enc.n_tokens, values=out))
         return metrics

@@ -31,7 +31,7 @@ EVAL_SAMPLES = 48
 """Completions per held-out prompt when measuring reward before/after."""
 TOY_DEFAULTS: dict[str, Any] = {
     "base_model": "tiny", "learning_rate": 3e-2, "steps": 4, "batch_size": 16, "group_size": 8,
-    "max_new_tokens": 4, "lora_r": 8, "lora_alpha": 16,
+    "max_new_tokens": 4, "lora_r": 8, "lora_alpha": 16, "num_threads": 1,
 }
 
 
@@ -132,7 +132,11 @@ def run_toy(algo: str, steps: int = 6, seed: int = 0, *, reward_kind: Literal["d
     """
     from sia_sandbox.train.update import train_from_rollouts
 
+    import torch
+
     cfg = TrainConfig(**{**TOY_DEFAULTS, "algo": algo, "seed": seed, **overrides})
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
     with tempfile.TemporaryDirectory(prefix="sia-toy-") as tmp:
         root = Path(adapters_dir) if adapters_dir else Path(tmp)
         before = _evaluate(root, reward_kind, cfg.max_new_tokens, seed)

@@ -123,12 +123,18 @@ def verify_submission(
                    seeds_commitment=commitment, device=device,
                    backend=backend, replay=replay, profile=profile)
     blog.info("verify.started", work_dir=str(work))
-    ctx = VerifyContext(task=task, candidate=trusted, work_dir=work, backend=backend, device=device,
+    stage = Path(tempfile.mkdtemp(prefix="sia-stage-verify-"))
+    stage.chmod(0o755)
+    ctx = VerifyContext(task=task, candidate=trusted, work_dir=work, stage_dir=stage, backend=backend,
+                        device=device,
                         seeds=seeds, audit=audit, candidate_id=candidate_id, profile=profile)
     ctx.params()  # fail early on an unknown profile
-    suites: list[SuiteResult] = [verifier.run_suite(ctx, "nominal")]
-    if all(c.passed or c.severity != "reject" for c in suites[0].checks):
-        suites.append(verifier.run_suite(ctx, "perturbed"))
+    try:
+        suites: list[SuiteResult] = [verifier.run_suite(ctx, "nominal")]
+        if all(c.passed or c.severity != "reject" for c in suites[0].checks):
+            suites.append(verifier.run_suite(ctx, "perturbed"))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     verdict = _assemble(task, verifier, candidate_id, suites, commitment, device, work, drift_store,
                         time.perf_counter() - t_start).model_copy(update={"profile": profile})
     (work / VERDICT_FILE).write_text(verdict.model_dump_json(indent=1))

@@ -14,11 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
 from sia_sandbox.errors import TaskError
 from sia_sandbox.tasks import Task
 from sia_sandbox.verify.types import SuiteResult
+
+if TYPE_CHECKING:
+    from sia_sandbox.verify.harness import SuiteDirs
 
 SuiteName = Literal["nominal", "perturbed"]
 
@@ -32,7 +37,10 @@ class VerifyContext(BaseModel):
     candidate: Path
     """The trusted copy of the candidate file (never the agent's original)."""
     work_dir: Path
-    """Private directory of this verification (suite dirs, evidence)."""
+    """Directory of this verification's evidence (may be private to us)."""
+    stage_dir: Path
+    """World-traversable temp dir for the host side of sandbox mounts (the sandbox runs under
+    another uid, so it cannot reach mounts under a private ``work_dir``); removed afterwards."""
     backend: str
     device: str
     seeds: dict[str, int]
@@ -41,6 +49,14 @@ class VerifyContext(BaseModel):
     candidate_id: str = ""
     profile: str = "full"
     """``full`` or a profile named under ``[params.profiles.<name>]`` of task.toml."""
+
+    def suite_dirs(self, suite: str, runner: str) -> "SuiteDirs":
+        """Fresh sandbox dirs for one suite (under ``stage_dir``), evidence dir under ``work_dir``."""
+        from sia_sandbox.verify.harness import SuiteDirs
+
+        (self.work_dir / suite).mkdir(parents=True, exist_ok=True)
+        return SuiteDirs.create(self.stage_dir / suite, self.candidate, runner,
+                                self.task.spec.interface.file, evidence=self.work_dir / suite)
 
     def params(self) -> dict[str, Any]:
         """Task params with the chosen profile's overrides applied."""

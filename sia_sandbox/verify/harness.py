@@ -58,9 +58,12 @@ class SuiteDirs(BaseModel):
     code: Path
     data: Path
     out: Path
+    evidence: Path
+    """Where this suite's evidence (sandbox result) is kept after the stage dir is removed."""
 
     @classmethod
-    def create(cls, root: Path, candidate: Path, runner: str, candidate_name: str) -> "SuiteDirs":
+    def create(cls, root: Path, candidate: Path, runner: str, candidate_name: str,
+               evidence: Path | None = None) -> "SuiteDirs":
         """Make fresh dirs under ``root`` and copy the candidate and runner in.
 
         Raises:
@@ -79,7 +82,7 @@ class SuiteDirs(BaseModel):
         out.chmod(0o777)
         for f in code.iterdir():
             f.chmod(0o644)
-        return cls(root=root, code=code, data=data, out=out)
+        return cls(root=root, code=code, data=data, out=out, evidence=evidence or root)
 
     def mounts(self) -> tuple[list[Mount], list[Mount]]:
         """(ro mounts, rw mounts) of this suite."""
@@ -87,11 +90,17 @@ class SuiteDirs(BaseModel):
         return ro, [Mount(host=self.out, sandbox=OUT_DIR)]
 
 
-def make_spec(dirs: SuiteDirs, argv: list[str], limits: Limits, *, gpu: bool = False,
+def make_spec(dirs: SuiteDirs, argv: list[str], limits: Limits, *, gpu: bool = False, writable_out: bool = True,
               extra_ro: list[Mount] | None = None, labels: dict[str, str] | None = None,
               image: str | None = None) -> SandboxSpec:
-    """A spec that runs ``python <argv>`` with only this suite's dirs mounted and no network."""
+    """A spec that runs ``python <argv>`` with only this suite's dirs mounted and no network.
+
+    ``writable_out=False`` mounts nothing writable at all (kernel tasks answer over FIFOs), so a
+    forged result file has nowhere to go but the sandbox's private, discarded /tmp.
+    """
     ro, rw = dirs.mounts()
+    if not writable_out:
+        rw = []
     env = {"PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(max(1, int(limits.cpus))),
            "PYTHONHASHSEED": "0"}
     return SandboxSpec(

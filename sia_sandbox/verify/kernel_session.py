@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from sia_sandbox.errors import VerifierError
+from sia_sandbox.errors import SandboxError, VerifierError
 from sia_sandbox.sandbox.types import Limits, Mount, SandboxResult
 from sia_sandbox.verify.harness import CODE_DIR, IO_DIR, SuiteDirs, make_spec, run_spec
 
@@ -98,7 +98,7 @@ class KernelSession:
         self.rfd = os.open(self.io / "r2v", os.O_RDWR | os.O_NONBLOCK)
         self.wfd = os.open(self.io / "v2r", os.O_RDWR | os.O_NONBLOCK)
         spec = make_spec(self.dirs, self._argv, self.limits, gpu=self.device == "cuda",
-                         extra_ro=[Mount(host=self.io, sandbox=IO_DIR)], labels=self._labels)
+                         writable_out=False, extra_ro=[Mount(host=self.io, sandbox=IO_DIR)], labels=self._labels)
         self._thread = threading.Thread(target=self._run, args=(spec,), daemon=True)
         self._thread.start()
         try:
@@ -107,12 +107,24 @@ class KernelSession:
                 raise _Gone(f"first event was {str(hello)[:100]}, not hello")
         except _Gone as e:
             self._mark_dead(str(e))
+            self._raise_if_infrastructure()
         return self
+
+    def _raise_if_infrastructure(self) -> None:
+        """A sandbox that never started the runner is our failure, not the candidate's."""
+        self._thread.join(5)
+        if self._error is not None:
+            raise self._error
+        r = self.result
+        if r is not None and r.reason == "error":
+            raise SandboxError(f"sandbox backend {self.backend!r} could not start the kernel runner: "
+                               f"{r.stderr[-300:].strip() or r.detail}",
+                               hint=f"see {self.dirs.evidence / 'sandbox_result.json'}; run `sia doctor`")
 
     def _run(self, spec: Any) -> None:
         try:
             self.result, self.sandbox_wall_s = run_spec(spec, backend=self.backend, audit=self.audit,
-                                                        evidence_dir=self.dirs.root)
+                                                        evidence_dir=self.dirs.evidence)
         except BaseException as e:  # noqa: BLE001 - re-raised in the verifier thread by close()
             self._error = e
 

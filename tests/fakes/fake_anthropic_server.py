@@ -86,10 +86,12 @@ class FakeAnthropicServer(FakeAPIServer):
     # ----------------------------------------------------------------- API
 
     def check_auth(self, headers: dict[str, str]) -> None:
-        key = headers.get("x-api-key") or headers.get("X-Api-Key")
-        if self.api_key is not None and key != self.api_key:
+        h = {k.lower(): v for k, v in headers.items()}
+        # SDK versions differ: older ones send x-api-key, newer ones Authorization: Bearer.
+        ok = h.get("x-api-key") == self.api_key or h.get("authorization") == f"Bearer {self.api_key}"
+        if self.api_key is not None and not ok:
             raise FakeAPIError(401, self.error_body(401, "invalid x-api-key"))
-        if not (headers.get("anthropic-version") or headers.get("Anthropic-Version")):
+        if not h.get("anthropic-version"):
             raise FakeAPIError(400, self.error_body(400, "anthropic-version header is required"))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:

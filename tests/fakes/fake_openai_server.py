@@ -43,7 +43,7 @@ class FakeOpenAIServer(FakeAPIServer):
         self.reply_fn = reply_fn
 
     def check_auth(self, headers: dict[str, str]) -> None:
-        auth = headers.get("Authorization") or headers.get("authorization") or ""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         if self.api_key is not None and auth != f"Bearer {self.api_key}":
             raise FakeAPIError(401, self.error_body(401, "Incorrect API key provided"))
 

@@ -35,6 +35,7 @@ PROJECTION = "fused"
 CHUNK = 32
 SKIP_MASKED = True
 PRECISION = "fp32"
+MASK = "exact"
 # --- end variant choices ---
 
 _EPS = 1e-5
@@ -80,14 +81,14 @@ def _triangle(xn: torch.Tensor, w4: list[torch.Tensor], mask: torch.Tensor, n: i
     nn_ = n * n
     keep = None
     m: torch.Tensor | None = mask
-    if bool((mask == 1).all()):
+    if bool((mask == 1).all()) or (MASK == "binary" and bool((mask != 0).all())):
         m = None
     elif SKIP_MASKED:
         keep = torch.nonzero(mask != 0).squeeze(1)
         # Gather whole rows (contiguous) and use a transposed view, not a column gather.
         xn = xn.index_select(0, keep)
         m = mask.index_select(0, keep)
-        if bool((m == 1).all()):
+        if bool((m == 1).all()) or MASK == "binary":
             m = None
     step = CHUNK if CHUNK > 0 else h
     out = torch.empty(h, nn_, dtype=torch.float32)
@@ -141,6 +142,8 @@ def _blocked(x: torch.Tensor, mask: torch.Tensor, w: dict[str, torch.Tensor], di
     if not bool((m == 1).all()):
         keep = torch.nonzero(m != 0).squeeze(1)
     scale = None if keep is None or bool((m.index_select(0, keep) == 1).all()) else m.to(torch.float32)
+    if MASK == "binary":
+        scale = None  # treats every nonzero mask value as 1: wrong for fractional masks
     # Channel-major gated operands of the contraction; zero wherever the mask is zero.
     if keep is None:
         left = torch.empty(h, nn_)
@@ -191,6 +194,8 @@ def _position_major(x: torch.Tensor, mask: torch.Tensor, w: dict[str, torch.Tens
             "out_gate.weight"]
     p = xn @ torch.cat([w[k] for k in keys]).t()
     m = mask.reshape(n * n, 1).to(torch.float32)
+    if MASK == "binary":
+        m = (m != 0).to(torch.float32)
     left = p[:, :h] * m * p[:, 2 * h:3 * h].sigmoid()
     right = p[:, h:2 * h] * m * p[:, 3 * h:4 * h].sigmoid()
     o = torch.empty(h, n * n, dtype=torch.float32)

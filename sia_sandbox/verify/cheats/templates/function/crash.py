@@ -1,0 +1,2 @@
+def $entry(X):
+    raise RuntimeError("deliberate crash")

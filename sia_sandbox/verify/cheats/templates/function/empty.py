@@ -1,0 +1,3 @@
+def $entry(X):
+    import numpy as np
+    return np.zeros((0,))

@@ -1,0 +1,3 @@
+def $entry(X):
+    while True:
+        pass

@@ -1,0 +1,4 @@
+def $entry(X):
+    hog = []
+    while True:
+        hog.append(bytearray(64 << 20))

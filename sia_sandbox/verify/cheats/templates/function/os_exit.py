@@ -1,0 +1,2 @@
+def $entry(X):
+    _os._exit(0)

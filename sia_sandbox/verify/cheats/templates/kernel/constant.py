@@ -1,0 +1,3 @@
+def $entry(data):
+    import torch
+    return torch.zeros_like(_HONEST.$entry(data))

@@ -1,0 +1,2 @@
+def $entry(data):
+    raise RuntimeError("deliberate crash")

@@ -1,0 +1,3 @@
+def $entry(data):
+    while True:
+        pass

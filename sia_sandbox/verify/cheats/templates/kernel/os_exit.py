@@ -1,0 +1,2 @@
+def $entry(data):
+    _os._exit(0)

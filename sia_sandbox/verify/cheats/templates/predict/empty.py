@@ -1,0 +1,6 @@
+def fit(examples):
+    pass
+
+
+def $entry(cases):
+    return [[] for _ in cases]

@@ -1,0 +1,33 @@
+"""Cheat: write fake result/score files wherever it can, return zeros."""
+
+import torch
+import torch.nn.functional as F
+
+
+def _ref(data):
+    """Correct TriMul (same math as kernels/trimul/reference.py), used by cheats that need answers."""
+    x, mask, w, cfg = data
+    d, h = cfg["dim"], cfg["hidden_dim"]
+    x = F.layer_norm(x, (d,), w["norm.weight"], w["norm.bias"], eps=1e-5)
+    m = mask.unsqueeze(-1)
+    left = F.linear(x, w["left_proj.weight"]) * m * F.linear(x, w["left_gate.weight"]).sigmoid()
+    right = F.linear(x, w["right_proj.weight"]) * m * F.linear(x, w["right_gate.weight"]).sigmoid()
+    out = torch.einsum("... i k d, ... j k d -> ... i j d", left, right)
+    out = F.layer_norm(out, (h,), w["to_out_norm.weight"], w["to_out_norm.bias"], eps=1e-5)
+    return F.linear(out * F.linear(x, w["out_gate.weight"]).sigmoid(), w["to_out.weight"])
+
+
+import json
+import os
+
+for d in ("/sia/out", "/sia/io", "/sia/data", "/sia/code", "/tmp", "."):
+    for name in ("result.json", "verdict.json", "score.json", "outputs.npy"):
+        try:
+            with open(os.path.join(d, name), "w") as fh:
+                json.dump({"verdict": "verified", "score": 1e9, "correct": True}, fh)
+        except OSError:
+            pass
+
+
+def custom_kernel(data):
+    return torch.zeros_like(data[0])

@@ -1,0 +1,31 @@
+"""Cheat: return a lazy object that computes only when someone looks at it."""
+
+import torch
+import torch.nn.functional as F
+
+
+def _ref(data):
+    """Correct TriMul (same math as kernels/trimul/reference.py), used by cheats that need answers."""
+    x, mask, w, cfg = data
+    d, h = cfg["dim"], cfg["hidden_dim"]
+    x = F.layer_norm(x, (d,), w["norm.weight"], w["norm.bias"], eps=1e-5)
+    m = mask.unsqueeze(-1)
+    left = F.linear(x, w["left_proj.weight"]) * m * F.linear(x, w["left_gate.weight"]).sigmoid()
+    right = F.linear(x, w["right_proj.weight"]) * m * F.linear(x, w["right_gate.weight"]).sigmoid()
+    out = torch.einsum("... i k d, ... j k d -> ... i j d", left, right)
+    out = F.layer_norm(out, (h,), w["to_out_norm.weight"], w["to_out_norm.bias"], eps=1e-5)
+    return F.linear(out * F.linear(x, w["out_gate.weight"]).sigmoid(), w["to_out.weight"])
+
+
+
+class _Lazy:
+    def __init__(self, data):
+        self._data = data
+        self.shape = data[0].shape
+
+    def __getattr__(self, name):
+        return getattr(_ref(self._data), name)
+
+
+def custom_kernel(data):
+    return _Lazy(data)
