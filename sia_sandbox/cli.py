@@ -141,6 +141,23 @@ def verifier_check_cmd(
                                             parallel=parallel, only=only, work_dir=work_dir))
 
 
+@app.command("new-task")
+def new_task_cmd(
+    name: str = typer.Argument(..., help="Task name (lowercase, digits, '_')."),
+    interface: str = typer.Option("function", "--interface", help="function | kernel | predict."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing task."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Project root (default: this checkout)."),
+) -> None:
+    """Create tasks/NAME/ and verifiers/NAME.py from a hardened template (plus a test file)."""
+    from sia_sandbox.layout import project_root
+    from sia_sandbox.verify.scaffold_task import new_task
+
+    base = root or project_root()
+    for p in new_task(name, interface, root=base, force=force):  # type: ignore[arg-type]
+        out.print(f"created {p.relative_to(base)}")
+    out.print(f"next: sia verify {name} --submission tasks/{name}/baselines/reference.py && sia verifier check {name}")
+
+
 @app.command("report")
 def report_cmd(
     run: Path = typer.Argument(..., help="Run directory (runs/<run_id>)."),

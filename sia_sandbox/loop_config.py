@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-AgentName = Literal["offline", "claude", "auto"]
 ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
 
 
@@ -44,7 +43,7 @@ class LoopConfig(BaseModel):
     task: str = Field(description="Task name (tasks/<task>/).")
     max_gen: int = Field(6, ge=1, le=10_000, description="Generations to run (a resumed run continues to this count).")
     run_id: str = Field(description="Run identifier; the run directory is <runs_dir>/<run_id>.")
-    agent: AgentName = Field("auto", description="Meta/Feedback agent: offline, claude, or auto.")
+    agent: str = Field("auto", description="Meta/Feedback agent: offline, claude, auto, or a registered plugin name.")
     claude_model: str = Field("claude-sonnet-4-6", description="Anthropic model of the claude agent.")
     backend: str = Field("local", description="Sandbox backend for scaffolds and verification.")
     device: Literal["cpu", "cuda"] = Field("cpu", description="Device for verification and training.")

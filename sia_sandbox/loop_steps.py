@@ -22,6 +22,7 @@ from sia_sandbox.agents.types import (
     Candidate, FeedbackAction, ModelChoice, SandboxSummary, TraceView, VerdictView,
 )
 from sia_sandbox.audit import AuditLog
+from sia_sandbox.errors import ConfigError
 from sia_sandbox.layout import CandidateLayout, RunLayout
 from sia_sandbox.loop_config import LoopConfig
 from sia_sandbox.loop_records import CANDIDATE_FILE, TRACE_FILE, ActionRecord, read_trace_choices
@@ -220,9 +221,14 @@ def update_weights(ctx: LoopContext, gen_index: int, action: FeedbackAction) -> 
     rollouts = ctx.store.verified_rollouts(ctx.config.run_id, key=ctx.key)
     if not rollouts:
         return _skip(ctx, gen_index, "no verified rollouts (no verified candidate called the task model)")
+    samples = samples_from_rollouts(rollouts)
     try:
-        choice = choose_algorithm(samples_from_rollouts(rollouts), action.algorithm,
-                                  action.reason if action.algorithm else None)
+        try:
+            choice = choose_algorithm(samples, action.algorithm, action.reason if action.algorithm else None)
+        except ConfigError as e:
+            # An agent naming an unknown algorithm must not stop the run: the rule decides, and we say so.
+            ctx.audit.emit("weights.override_refused", gen_index=gen_index, requested=action.algorithm, error=e.message)
+            choice = choose_algorithm(samples, None, None)
     except NoLearningSignalError as e:
         return _skip(ctx, gen_index, e.message)
     train_cfg = TrainConfig(algo=choice.algo, algo_reason=choice.reason, base_model=ctx.config.model,  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ import functools
 import os
 import select
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -134,9 +135,17 @@ def _v2_host(mountpoint: str, own: str) -> CgroupHost:
     )
 
 
-@functools.cache
+_detect_lock = threading.Lock()
+
+
 def detect() -> CgroupHost:
-    """Find which cgroup roles this process can use (cached; never raises)."""
+    """Find which cgroup roles this process can use (cached; never raises; thread-safe)."""
+    with _detect_lock:
+        return _detect()
+
+
+@functools.cache
+def _detect() -> CgroupHost:
     try:
         mounts, own = _mounts(), _own_paths()
     except OSError as e:

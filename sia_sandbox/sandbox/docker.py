@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 from contextlib import ExitStack
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, cast
 
 import structlog
 
@@ -38,7 +41,7 @@ from sia_sandbox.sandbox import images
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import StreamCapture
 from sia_sandbox.sandbox.cgroups import CgroupHost, CgroupStats, SandboxCgroup
-from sia_sandbox.sandbox.local_launch import MountPlan, Staging
+from sia_sandbox.sandbox.manifest import copy_tree
 from sia_sandbox.sandbox.paths import check_destination, check_host_source, is_socket
 from sia_sandbox.sandbox.registry import register_backend
 from sia_sandbox.sandbox.types import GATEWAY_SOCKET_PATH, OutputFile, Reason, SandboxResult, SandboxSpec
@@ -68,32 +71,72 @@ def _exit_code(status: int) -> int:
     return -(status - 128) if 128 < status <= 128 + 64 else status
 
 
-class _RwPlan(NamedTuple):
-    """The one field of local_launch.MountPlan that ``Staging.create`` reads (see the report: its
-    signature could take the rw list directly)."""
+class _Staging:
+    """A private host tmpfs of ``output_limit_mb`` with one directory per rw mount (module docstring).
 
-    rw: list[tuple[str, PurePosixPath]]
-
-
-def _stage(spec: SandboxSpec) -> Staging | None:
-    """Mount the size-limited staging tmpfs for the rw mounts (None when there are none).
-
-    Raises:
-        SandboxSpecError: an rw source is forbidden or its current content exceeds the output limit.
-        LimitNotEnforceableError: the tmpfs cannot be mounted (not root).
+    Same scheme as the local backend's ``local_launch.Staging``; that class is built around bwrap's
+    MountPlan, so this is the docker-shaped twin that shares ``manifest.copy_tree`` for both copies.
     """
-    if not spec.rw_mounts:
-        return None
-    rw = [(check_host_source(m.host, writable=True), m.sandbox) for m in spec.rw_mounts]
-    try:
-        return Staging.create(cast(MountPlan, _RwPlan(rw)), spec.limits.output_limit_mb, SANDBOX_UID)
-    except PermissionError as e:
-        raise LimitNotEnforceableError(
-            f"docker backend cannot bound rw mounts: mounting the staging tmpfs failed ({e})",
-            hint="run as root (rw mounts are staged on a size-limited host tmpfs), or drop rw_mounts") from e
-    except OSError as e:
-        raise SandboxSpecError(f"rw mounts could not be staged within output_limit_mb: {e}",
-                               hint="use empty output directories or raise limits.output_limit_mb") from e
+
+    def __init__(self, spec: SandboxSpec) -> None:
+        self.root = tempfile.mkdtemp(prefix="sia-docker-out-")
+        self.rw: list[tuple[str, PurePosixPath, str]] = []  # (checked host dir, sandbox path, staged dir)
+        size = max(4096, int(spec.limits.output_limit_mb * _MiB))
+        opts = f"size={size},nr_inodes={max(1024, min(1 << 20, size >> 10))},mode=0711,nosuid,nodev"
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "sia-out", self.root],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            os.rmdir(self.root)
+            raise LimitNotEnforceableError(
+                f"docker backend cannot bound rw mounts: mounting the staging tmpfs failed ({proc.stderr.strip()})",
+                hint="run as root (rw mounts are staged on a size-limited host tmpfs), or drop rw_mounts")
+        try:
+            for i, m in enumerate(spec.rw_mounts):
+                host = check_host_source(m.host, writable=True)
+                sub = os.path.join(self.root, f"m{i}")
+                os.mkdir(sub, 0o755)
+                if os.path.isdir(host):
+                    copy_tree(host, sub, owner=(SANDBOX_UID, SANDBOX_UID))
+                os.chown(sub, SANDBOX_UID, SANDBOX_UID)
+                self.rw.append((host, m.sandbox, sub))
+        except OSError as e:
+            self.remove()
+            raise SandboxSpecError(f"rw mounts could not be staged within output_limit_mb: {e}",
+                                   hint="use empty output directories or raise limits.output_limit_mb") from e
+        except BaseException:
+            self.remove()
+            raise
+
+    def full(self) -> bool:
+        """True when the tmpfs has (almost) no bytes or inodes left."""
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize < 65536 or st.f_favail < 2
+
+    def copy_out(self) -> list[OutputFile]:
+        """Replace each host rw dir's content by the staged tree (symlinks not followed); the manifest.
+
+        Raises:
+            SandboxError: the copy failed.
+        """
+        manifest: list[OutputFile] = []
+        for host, dest, sub in self.rw:
+            try:
+                os.makedirs(host, exist_ok=True)
+                with os.scandir(host) as it:
+                    for e in it:
+                        if e.is_dir(follow_symlinks=False):
+                            shutil.rmtree(e.path)
+                        else:
+                            os.unlink(e.path)
+                manifest += copy_tree(sub, host, prefix=dest)
+            except OSError as e:
+                raise SandboxError(f"could not copy outputs of {dest} to {host}: {e}") from e
+        return manifest
+
+    def remove(self) -> None:
+        """Unmount and delete (never raises)."""
+        subprocess.run(["umount", "-l", self.root], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _reason(event: str, code: int | None, oom: bool, pids_hit: bool, out_full: bool, cancelled: bool,
@@ -224,6 +267,10 @@ class DockerBackend(SandboxBackend):
                                     f"scaffold image {iid[:19]}")
 
     def check(self, spec: SandboxSpec) -> None:
+        self._check(spec)
+
+    def _check(self, spec: SandboxSpec) -> tuple[str, str]:
+        """``check`` that also returns the resolved ``(image reference, image id)``."""
         caps = self.capabilities()
         if not caps.memory_limit and not caps.network_none:
             raise BackendUnavailableError("docker engine not reachable", hint="start it with scripts/start_dockerd.sh")
@@ -258,10 +305,10 @@ class DockerBackend(SandboxBackend):
         if spec.network == "gateway" and not is_socket(str(spec.gateway_socket)):
             raise SandboxSpecError(f"gateway socket {spec.gateway_socket} is not a Unix socket",
                                    hint="start the model gateway first")
-        images.resolve_image(spec.image, self.client())
+        return images.resolve_image(spec.image, self.client())
 
     # ---------------------------------------------------------------- run
-    def _create(self, spec: SandboxSpec, sid: str, image: str, staging: Staging | None) -> Any:
+    def _create(self, spec: SandboxSpec, sid: str, image: str, staging: _Staging | None) -> Any:
         docker = _docker()
         lim = spec.limits
         env = {**{k: v for k, v in DEFAULT_ENV.items() if k not in spec.env}, **spec.env}
@@ -270,8 +317,8 @@ class DockerBackend(SandboxBackend):
         mounts = [docker.types.Mount(str(m.sandbox), os.path.realpath(m.host), type="bind", read_only=True)
                   for m in spec.ro_mounts]
         if staging is not None:
-            mounts += [docker.types.Mount(str(dest), staging.subdir(dest), type="bind", read_only=False)
-                       for _, dest in staging.rw]
+            mounts += [docker.types.Mount(str(dest), sub, type="bind", read_only=False)
+                       for _, dest, sub in staging.rw]
         if spec.network == "gateway":
             mounts.append(docker.types.Mount(str(GATEWAY_SOCKET_PATH), os.path.realpath(str(spec.gateway_socket)),
                                              type="bind", read_only=False))
@@ -308,16 +355,15 @@ class DockerBackend(SandboxBackend):
             SandboxSpecError / LimitNotEnforceableError / BackendUnavailableError: as ``check``.
             SandboxError: the engine failed to create or stop the container.
         """
-        self.check(spec)
+        ref, iid = self._check(spec)
         sid = sandbox_id or f"sb-{os.urandom(6).hex()}"
         blog = log.bind(sandbox_id=sid, backend="docker")
-        ref, iid = images.resolve_image(spec.image, self.client())
         limit = int(spec.limits.output_limit_mb * _MiB)
         caps = [StreamCapture(spec.limits.stream_cap_bytes, limit) for _ in range(2)]
         t0 = time.monotonic()
         outputs: list[OutputFile] = []
         with ExitStack() as stack:
-            staging = _stage(spec)
+            staging = _Staging(spec) if spec.rw_mounts else None
             if staging is not None:
                 stack.callback(staging.remove)
             try:

@@ -103,14 +103,17 @@ def ensure_image(name: str, client: Any | None = None) -> str:
         SandboxError: the image for the current context is not built (hint: ``make images``).
         BackendUnavailableError: the engine is not reachable.
     """
-    client = client or _client()
+    return _ensure(name, client or _client())[1]
+
+
+def _ensure(name: str, client: Any) -> tuple[str, str]:
     tag = image_tag(name, client)
     iid = image_id(tag, client)
     if iid is None:
         stale = image_id(f"{REPO}/{name}:latest", client)
-        why = " (sia/{0}:latest exists but was built from an older context)".format(name) if stale else ""
+        why = f" (sia/{name}:latest exists but was built from an older context)" if stale else ""
         raise SandboxError(f"image {tag} not found{why}", hint=BUILD_HINT)
-    return iid
+    return tag, iid
 
 
 def resolve_image(image: str | None, client: Any | None = None) -> tuple[str, str]:
@@ -125,8 +128,7 @@ def resolve_image(image: str | None, client: Any | None = None) -> tuple[str, st
     client = client or _client()
     name = image or "scaffold"
     if "/" not in name and ":" not in name and (IMAGES_DIR / name / "Dockerfile").is_file():
-        iid = ensure_image(name, client)
-        return image_tag(name, client), iid
+        return _ensure(name, client)
     iid = image_id(name, client)
     if iid is None:
         raise SandboxError(f"image {name} not found in the docker engine", hint=BUILD_HINT)

@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from sia_sandbox.errors import BackendUnavailableError, LimitNotEnforceableError
 from sia_sandbox.sandbox import cgroups, local_launch
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import Pump, PumpEvent, StreamCapture
-from sia_sandbox.sandbox.local_launch import MountPlan, Staging
+from sia_sandbox.sandbox.local_launch import MountPlan
+from sia_sandbox.sandbox.local_staging import Staging
 from sia_sandbox.sandbox.registry import register_backend
 from sia_sandbox.sandbox.rootfs import root_layout
 from sia_sandbox.sandbox.seccomp_filter import SeccompUnavailable, filter_bpf, filter_fd
@@ -50,6 +52,9 @@ class _Outcome:
     status: int | None = None
     rusage_cpu: float | None = None
     bwrap_status: list[dict[str, int]] = field(default_factory=list)
+
+
+_warm_lock = threading.Lock()
 
 
 @functools.cache
@@ -78,6 +83,22 @@ class LocalBackend(SandboxBackend):
     """Bubblewrap sandbox on this machine. Thread-safe: ``run`` may be called from many threads."""
 
     max_concurrency = 8
+
+    def __init__(self) -> None:
+        # Fill the per-process caches (root layout, cgroup probe, seccomp BPF, bwrap probe) once, here,
+        # rather than racing to build them in the first parallel runs.
+        with _warm_lock:
+            try:
+                root_layout()
+                local_launch.root_fds()
+            except SandboxError:
+                pass  # status()/check() report it
+            cgroups.detect()
+            _probe_bwrap()
+            try:
+                filter_bpf()
+            except SeccompUnavailable:
+                pass
 
     def capabilities(self) -> Capabilities:
         """What this machine enforces (see ``status`` for the details)."""

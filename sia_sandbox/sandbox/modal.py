@@ -215,7 +215,9 @@ class ModalBackend(SandboxBackend):
         try:
             code, forced, deadline_passed = self._exec(sb, spec, caps, t0 + lim.timeout_s)
             out_over = False
-            if code is not None and forced is None:
+            with self._lock:
+                gone = id(sb) in self._cancelled
+            if code is not None and forced is None and not gone:
                 outputs, out_over = self._read_back(sb, spec, limit)
         finally:
             with self._lock:

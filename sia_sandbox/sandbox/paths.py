@@ -72,7 +72,10 @@ def check_host_source(
     Raises:
         SandboxSpecError: the path is, is inside, or contains a forbidden path.
     """
-    real = os.path.realpath(path)
+    try:
+        real = os.path.realpath(path)
+    except OSError as e:
+        raise SandboxSpecError(f"mount source {os.fspath(path)!r} cannot be resolved: {e.strerror}") from e
     shown = f"{os.fspath(path)!r}" + (f" (resolves to {real!r})" if real != os.fspath(path) else "")
     if real == "/":
         raise SandboxSpecError(f"mount source {shown} is the host root", hint=_HINT_SOURCE)
@@ -137,6 +140,16 @@ def checked_open(real: str, *, protected: Iterable[str] = (), writable: bool = F
         os.close(fd)
         raise
     return fd
+
+
+def readable_by_others(path: str) -> bool:
+    """True when a uid that is neither owner nor group member may read (and enter) ``path``."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & need == need
 
 
 def is_socket(path: str) -> bool:

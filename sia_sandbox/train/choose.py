@@ -119,7 +119,7 @@ def rule_choice(samples: Sequence[TrainSample]) -> tuple[str, str]:
             "-> entropic advantage weighting"
         )
     if st.binary and st.success_rate >= MOSTLY_PASS:
-        return "bon_bc", f"{shape}: nearly all attempts pass (>= {MOSTLY_PASS}) -> best-of-N cloning"
+        return "bon_bc", f"{shape}: nearly all attempts pass (>= {MOSTLY_PASS}) -> best-of-N cloning (bon_bc)"
     if st.binary and st.n_groups:
         return "grpo", f"{shape}: pass/fail rewards in groups -> grpo (group baseline, no value net)"
     if st.binary:

@@ -215,3 +215,69 @@ def unexpected_outputs(out: Path, allowed: set[str]) -> list[str]:
         if rel not in allowed:
             found.append(rel)
     return found[:20]
+
+
+class CallSuiteOutcome(BaseModel):
+    """What one run of ``runner_call.py`` produced."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    checks: list[Check]
+    """``sandbox`` (the run ended normally) and, on success, ``outputs.present``."""
+    outputs: dict[str, Any]
+    """Parsed outputs by name (JSON value or ndarray); only those that parsed."""
+    wall_s: float
+    """Wall seconds of the sandbox run."""
+
+
+def run_call_suite(ctx: Any, suite: str, *, inputs: dict[str, Any], calls: list[dict[str, Any]],
+                   outputs: dict[str, dict[str, Any]], limits: Limits) -> CallSuiteOutcome:
+    """Run ``runner_call.py`` on the candidate in a fresh sandbox and parse its outputs defensively.
+
+    Args:
+        ctx: the ``VerifyContext``.
+        suite: suite name (directory and check-name prefix).
+        inputs: file name -> JSON-able value (``.json``) or ndarray (``.npy``); never gold.
+        calls: the runner's call plan (see ``runner_call.py``).
+        outputs: output name -> ``{"kind": "json"|"npy", "shape": tuple|None}``.
+        limits: sandbox limits.
+
+    Raises:
+        SandboxError and friends: infrastructure failures (a backend that cannot start a sandbox).
+    """
+    from sia_sandbox.errors import SandboxError
+
+    dirs = ctx.suite_dirs(suite, "runner_call.py")
+    for name, value in inputs.items():
+        if isinstance(value, np.ndarray):
+            write_npy(dirs.data / name, value)
+        else:
+            write_json(dirs.data / name, value)
+    write_json(dirs.data / "calls.json", {"module": str(CODE_DIR / ctx.task.spec.interface.file),
+                                          "calls": calls})
+    spec = make_spec(dirs, [str(CODE_DIR / "runner_call.py")], limits,
+                     labels={"task": ctx.task.name, "suite": suite, "candidate_id": ctx.candidate_id})
+    result, wall = run_spec(spec, backend=ctx.backend, audit=ctx.audit, evidence_dir=dirs.evidence)
+    if result.reason == "error":
+        raise SandboxError(f"sandbox backend {ctx.backend!r} could not start the {suite} suite: "
+                           f"{result.stderr[-300:].strip() or result.detail}",
+                           hint=f"see {dirs.evidence / 'sandbox_result.json'}; run `sia doctor`")
+    checks = [sandbox_check(f"{suite}.sandbox", result)]
+    parsed: dict[str, Any] = {}
+    if result.reason == "ok":
+        problems = []
+        for name, want in outputs.items():
+            try:
+                if want["kind"] == "json":
+                    parsed[name] = read_json(dirs.out / f"{name}.json")
+                else:
+                    parsed[name] = read_npy(dirs.out / f"{name}.npy", shape=want.get("shape"))
+            except OutputError as e:
+                problems.append(str(e))
+        checks.append(Check(name=f"{suite}.outputs.valid", passed=not problems,
+                            detail="; ".join(problems) or f"{len(parsed)} outputs parsed"))
+        extra = unexpected_outputs(dirs.out, {f"{n}.{o['kind']}" for n, o in outputs.items()})
+        checks.append(Check(name=f"{suite}.no_unexpected_outputs", passed=not extra, severity="suspicious",
+                            detail=("unexpected files: " + ", ".join(extra)) if extra else "none"))
+    shutil.rmtree(dirs.root, ignore_errors=True)
+    return CallSuiteOutcome(checks=checks, outputs=parsed, wall_s=wall)

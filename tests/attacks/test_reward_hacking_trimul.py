@@ -31,7 +31,6 @@ CAUGHT = {
     "tensor_subclass": ("rejected", "nominal.call["),
     "lazy_object": ("rejected", "nominal.call["),
     "memorised_nominal": ("rejected", "perturbed.correctness["),
-    "memorised_nominal_fallback": ("suspicious", "drift.within_threshold"),
 }
 
 
@@ -60,9 +59,10 @@ def test_patched_timers_gain_nothing(tmp_path: Path) -> None:
         assert v.metrics[key] >= 45_000, (key, v.metrics[key])
 
 
-def test_memorised_nominal_flags_roofline_and_drift(tmp_path: Path) -> None:
+def test_memorised_nominal_with_honest_fallback_is_suspicious(tmp_path: Path) -> None:
     v, _ = run_verify("trimul", CHEATS / "trimul" / "memorised_nominal_fallback.py", tmp_path)
     assert v.verdict == "suspicious"
     failed = {c.name for c in v.checks if not c.passed}
-    assert "drift.within_threshold" in failed
+    assert "drift.within_threshold" in failed, v.reasons
+    assert all(c.severity == "suspicious" for c in v.checks if not c.passed)
     assert v.drift is not None and v.drift > 0.5
