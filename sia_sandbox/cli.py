@@ -29,6 +29,8 @@ sandbox_app = typer.Typer(help="Run commands in an isolated sandbox.", no_args_i
 app.add_typer(sandbox_app, name="sandbox")
 verifier_app = typer.Typer(help="Tools for verifier authors.", no_args_is_help=True)
 app.add_typer(verifier_app, name="verifier")
+train_app = typer.Typer(help="LoRA weight updates from verified rollouts.", invoke_without_command=True)
+app.add_typer(train_app, name="train")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -156,6 +158,80 @@ def new_task_cmd(
     for p in new_task(name, interface, root=base, force=force):  # type: ignore[arg-type]
         out.print(f"created {p.relative_to(base)}")
     out.print(f"next: sia verify {name} --submission tasks/{name}/baselines/reference.py && sia verifier check {name}")
+
+
+@app.command("run")
+def run_cmd(
+    task: str = typer.Option(..., "--task", help="Task name (see `sia tasks`)."),
+    max_gen: int = typer.Option(6, "--max-gen", help="Most generations."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Run directory name under SIA_RUNS_DIR (default: task + time)."),
+    agent: str = typer.Option("auto", "--agent", help="offline | claude | auto (claude when ANTHROPIC_API_KEY is set)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Sandbox backend (default SIA_BACKEND or local)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same --run-id."),
+    model: str = typer.Option("tiny", "--model", help="Task model served by the gateway: tiny | gemma3-270m | a path."),
+    model_backend: str = typer.Option("local", "--model-backend", help="Gateway backend: local | openai-compatible | anthropic."),
+    max_wall_s: Optional[float] = typer.Option(None, "--max-wall-s", help="Wall-clock budget of the run."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Task-model token budget of the run."),
+    max_model_calls: Optional[int] = typer.Option(None, "--max-model-calls", help="Task-model call budget of the run."),
+    plateau_k: int = typer.Option(2, "--plateau-k", help="Generations without improvement before the weight lever."),
+    verify_profile: str = typer.Option("full", "--verify-profile", help="Verifier profile: full | quick."),
+    claude_model: str = typer.Option("claude-sonnet-4-6", "--claude-model", help="Claude model for the agents."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the offline search policy."),
+) -> None:
+    """Run the self-improvement loop: scaffold -> sandbox -> verifier -> feedback (harness or weights)."""
+    import time as _time
+
+    from sia_sandbox.commands.run import run_command
+
+    rid = run_id or f"{task}-{_time.strftime('%Y%m%d-%H%M%S')}"
+    raise typer.Exit(run_command(
+        task=task, max_gen=max_gen, run_id=rid, agent=agent, backend=backend, device=device, resume=resume,
+        model=model, model_backend=model_backend, max_wall_s=max_wall_s, max_tokens=max_tokens,
+        max_model_calls=max_model_calls, plateau_k=plateau_k, verify_profile=verify_profile,
+        claude_model=claude_model, seed=seed,
+    ))
+
+
+@train_app.callback()
+def train_cmd(
+    ctx: typer.Context,
+    run: Optional[Path] = typer.Option(None, "--run", help="Run directory whose verified rollouts train the next adapter."),
+    algo: str = typer.Option("auto", "--algo", help="auto | ppo | grpo | entropic | reinforce_kl | dpo | bon_bc."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why you override the automatic choice (recorded)."),
+    base_model: str = typer.Option("tiny", "--base-model", help="Base model of the adapter."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimisation steps."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Train the next LoRA adapter of a run from its verified rollouts only (or `sia train toy`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if run is None:
+        from sia_sandbox.errors import ConfigError
+
+        raise ConfigError("sia train needs --run RUN (or the `toy` subcommand)", hint="sia train --run runs/<run_id> --algo auto")
+    from sia_sandbox.train.cli_impl import train_run
+
+    result = train_run(run, algo, algo_reason=reason, base_model=base_model, steps=steps, device=device)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        out.print(f"adapter {result.adapter_version} ({result.algo}: {result.algo_reason}) from {result.n_samples} "
+                  f"verified samples -> {result.adapter_dir}")
+
+
+@train_app.command("toy")
+def train_toy_cmd(
+    algo: str = typer.Option(..., "--algo", help="ppo | grpo | entropic | reinforce_kl | dpo | bon_bc."),
+    steps: int = typer.Option(20, "--steps", help="Optimisation steps."),
+    seed: int = typer.Option(0, "--seed", help="Seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Self-check: train a tiny model on a synthetic task with a known optimum; print reward before/after."""
+    from sia_sandbox.train.cli_impl import toy
+
+    toy(algo, steps, seed, as_json)
 
 
 @app.command("report")

@@ -51,7 +51,22 @@ class _Outcome:
     forced: Reason | None = None
     status: int | None = None
     rusage_cpu: float | None = None
+    status_fd: int | None = None
+    """Read end of bwrap's --json-status-fd pipe (owned by ``_launch``)."""
+    status_data: bytes = b""
     bwrap_status: list[dict[str, int]] = field(default_factory=list)
+
+    def poll_status(self) -> None:
+        """Read what bwrap wrote to its status pipe so far (non-blocking)."""
+        if self.status_fd is None:
+            return
+        os.set_blocking(self.status_fd, False)
+        try:
+            while chunk := os.read(self.status_fd, 65536):
+                self.status_data += chunk
+        except BlockingIOError:
+            pass
+        self.bwrap_status = _parse_status(self.status_data)
 
 
 _warm_lock = threading.Lock()
@@ -246,19 +261,27 @@ class LocalBackend(SandboxBackend):
                 if fd is not None:
                     os.close(fd)
                     fds.remove(fd)
-            pidfd = os.pidfd_open(proc.pid)
-            fds.append(pidfd)
-            streams = {out_r: out_cap, err_r: err_cap}
-            fds.remove(out_r)
-            fds.remove(err_r)
-            if stdin_w is not None:
-                fds.remove(stdin_w)
-            pump = Pump(pidfd, streams, stdin_w, spec.stdin or b"")
+            outcome.status_fd = status_r
             try:
-                self._watch(proc, pump, cg, lim, outcome)
-            finally:
-                pump.close()
-            outcome.bwrap_status = _read_status(status_r)
+                pidfd = os.pidfd_open(proc.pid)
+                fds.append(pidfd)
+                streams = {out_r: out_cap, err_r: err_cap}
+                fds.remove(out_r)
+                fds.remove(err_r)
+                if stdin_w is not None:
+                    fds.remove(stdin_w)
+                pump = Pump(pidfd, streams, stdin_w, spec.stdin or b"")
+                try:
+                    self._watch(proc, pump, cg, lim, outcome, uid)
+                finally:
+                    pump.close()
+            except BaseException:
+                # Ctrl-C or a bug of ours mid-run: the sandbox must not outlive this call.
+                _kill_tree(proc, cg, outcome, uid)
+                if proc.returncode is None:
+                    proc.wait()
+                raise
+            outcome.poll_status()
         finally:
             for fd in fds:
                 os.close(fd)
@@ -266,12 +289,12 @@ class LocalBackend(SandboxBackend):
 
     @staticmethod
     def _watch(proc: subprocess.Popen[bytes], pump: Pump, cg: cgroups.SandboxCgroup, lim: Limits,
-               outcome: _Outcome) -> None:
+               outcome: _Outcome, uid: int | None) -> None:
         deadline = time.monotonic() + lim.timeout_s
         event = pump.run(deadline, until_eof=False)
         if event is not PumpEvent.EXITED:
             outcome.forced = "timeout" if event is PumpEvent.DEADLINE else "output_limit"
-            _kill_tree(proc, cg)
+            _kill_tree(proc, cg, outcome, uid)
             if pump.run(time.monotonic() + 10, until_eof=False, enforce_limit=False) is not PumpEvent.EXITED:
                 raise SandboxError(f"sandbox launcher pid {proc.pid} survived SIGKILL for 10 s")
         # Reap first: a zombie still counts as a member of its cgroup.
@@ -281,6 +304,7 @@ class LocalBackend(SandboxBackend):
         # The main process is gone; kill whatever else is left (nothing should be: the pid namespace
         # died with bwrap's pid 1) so that every pipe writer is gone, then read the pipes to EOF.
         if not cg.empty():
+            _kill_tree(proc, cg, outcome, uid)
             cg.wait_empty(5.0)
         pump.run(time.monotonic() + 2, until_eof=True, enforce_limit=False)
 
@@ -334,23 +358,41 @@ class LocalBackend(SandboxBackend):
         )
 
 
-def _kill_tree(proc: subprocess.Popen[bytes], cg: cgroups.SandboxCgroup) -> None:
+def _kill_tree(proc: subprocess.Popen[bytes], cg: cgroups.SandboxCgroup, outcome: _Outcome,
+               uid: int | None) -> None:
+    """SIGKILL the sandbox: its cgroup, the launcher's process group, and bwrap's pid 1.
+
+    Killing pid 1 of the sandbox's pid namespace kills every process in it, which is what makes this
+    work without cgroups (bwrap's --die-with-parent alone does not reliably take pid 1 down).
+    """
     cg.kill()
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    outcome.poll_status()
+    child = next((d["child-pid"] for d in outcome.bwrap_status if "child-pid" in d), None)
+    if child is not None and _is_sandbox_init(child, uid):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _is_sandbox_init(pid: int, uid: int | None) -> bool:
+    """True when ``pid`` is still a pid-namespace init owned by the sandbox's uid (not a reused pid)."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return False
+    owner = int(fields.get("Uid", "-1").split()[0])
+    return fields.get("NSpid", "").split()[-1:] == ["1"] and owner == (uid if uid is not None else os.geteuid())
 
 
-def _read_status(fd: int) -> list[dict[str, int]]:
+def _parse_status(data: bytes) -> list[dict[str, int]]:
     """Parse bwrap's --json-status-fd stream (one JSON object per write)."""
-    os.set_blocking(fd, False)
-    data = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            data += chunk
-    except BlockingIOError:
-        pass
     out: list[dict[str, int]] = []
     dec = json.JSONDecoder()
     text, i = data.decode(errors="replace"), 0
@@ -366,4 +408,3 @@ def _read_status(fd: int) -> list[dict[str, int]]:
         if isinstance(obj, dict):
             out.append(obj)
     return out
-

@@ -8,6 +8,7 @@ tmpfs that is copied back, without following symlinks, after the run.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import errno
@@ -34,7 +35,13 @@ def _stage_base() -> str:
     d = tempfile.mkdtemp(prefix="sia-stage-")
     # 0711: the sandbox uid may traverse to the (randomly named) per-run dirs, never list them.
     os.chmod(d, 0o711)
+    atexit.register(_rmdir_quietly, d)
     return d
+
+
+def _rmdir_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, opts: str | None) -> None:
@@ -154,5 +161,11 @@ class Staging:
             if _libc.umount2(target.encode(), _MNT_DETACH) != 0 and ctypes.get_errno() != errno.EINVAL:
                 return
         self.mounted.clear()
+        # Never rmtree: if an unmount had silently failed, that would delete a mounted host source.
         with contextlib.suppress(OSError):
-            shutil.rmtree(self.root)
+            for e in os.scandir(self.root):
+                if e.is_dir(follow_symlinks=False):
+                    os.rmdir(e.path)
+                else:
+                    os.unlink(e.path)
+            os.rmdir(self.root)
