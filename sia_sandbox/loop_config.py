@@ -52,7 +52,9 @@ class LoopConfig(BaseModel):
     plateau_k: int = Field(2, ge=1, description="Offline plateau rule: generations without progress before a weight update.")
     candidates_per_gen: int = Field(1, ge=1, le=16, description="Candidates proposed per generation.")
     agent_retries: int = Field(3, ge=1, le=10, description="Attempts per agent call before recording agent_error.")
-    verify_profile: str = Field("full", description="Verifier profile ('full', or 'quick' for tests).")
+    verify_profile: str = Field(
+        "auto", description="Verifier profile: 'full', 'quick', or 'auto' (full on cuda, quick on cpu: the full "
+        "CPU benchmark takes minutes per candidate on 2 cores, which a 10-minute loop cannot afford).")
     scaffold_timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit of one scaffold sandbox.")
     train_steps: int = Field(4, ge=1, description="Optimizer steps per weight update.")
     seed: int = Field(0, description="Seed of the offline agent's tie-breaks.")
@@ -72,7 +74,10 @@ class LoopConfig(BaseModel):
         return self
 
     def resolved(self) -> LoopConfig:
-        """This config with ``agent='auto'`` replaced by the agent actually used."""
-        if self.agent != "auto":
-            return self
-        return self.model_copy(update={"agent": "claude" if os.environ.get(ANTHROPIC_KEY_ENV) else "offline"})
+        """This config with every ``auto`` replaced by what is actually used (agent, verify profile)."""
+        update: dict[str, str] = {}
+        if self.agent == "auto":
+            update["agent"] = "claude" if os.environ.get(ANTHROPIC_KEY_ENV) else "offline"
+        if self.verify_profile == "auto":
+            update["verify_profile"] = "full" if self.device == "cuda" else "quick"
+        return self.model_copy(update=update) if update else self

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -447,7 +447,7 @@ class RolloutStore:
                 self._db.close()
                 self._db = None
 
-    def __enter__(self) -> RolloutStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -67,6 +67,11 @@ class LawbenchVerifier(Verifier):
                                    f"for {len(ev)} cases (a list, one per case, in input order)"))
         if not shape_ok:
             return SuiteResult(suite=suite, score=None, checks=checks, candidate_s=out.wall_s)
+        malformed = [i for i, p in enumerate(preds)
+                     if not isinstance(p, list) or not all(isinstance(x, str) for x in p)]
+        checks.append(Check(name=f"{suite}.predictions.well_formed", passed=not malformed,
+                            detail=f"{len(malformed)} answers are not a list of charge names "
+                                   f"(first at positions {malformed[:5]})" if malformed else "all lists of str"))
         by_id = {c.id: p for c, p in zip(ev, preds, strict=True)}
         golds = {c.id: list(c.charges) for c in ev}
         rep = score_by_id(by_id, golds)
@@ -77,4 +82,10 @@ class LawbenchVerifier(Verifier):
             real = {c.id: list(c.charges) for c in ev if not c.is_canary}
             metrics["canary_f1"] = score_by_id(by_id, canaries).f1
             metrics["noncanary_f1"] = score_by_id(by_id, real).f1
+            # A lookup keyed on public text/ids answers real cases and misses canaries (same law,
+            # perturbed facts); an honest classifier scores both alike up to noise.
+            gap = metrics["noncanary_f1"] - metrics["canary_f1"]
+            checks.append(Check(name=f"{suite}.canaries", passed=not (metrics["noncanary_f1"] > 0.3 and gap > 0.35),
+                                severity="suspicious",
+                                detail=f"canary F1 {metrics['canary_f1']:.3f} vs others {metrics['noncanary_f1']:.3f}"))
         return SuiteResult(suite=suite, score=rep.f1, checks=checks, metrics=metrics, candidate_s=out.wall_s)

@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import warnings
 
+    from sia_sandbox.logging_setup import configure_logging
+
+    configure_logging()  # logs to stderr; stdout carries only the table
     warnings.filterwarnings("ignore")
     rows = []
     for m in args.models.split(","):

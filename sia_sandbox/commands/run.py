@@ -61,7 +61,7 @@ def run_command(
     max_model_calls: int | None = None,
     plateau_k: int = 2,
     candidates_per_gen: int = 1,
-    verify_profile: str = "full",
+    verify_profile: str = "auto",
     claude_model: str = "claude-sonnet-4-6",
     model_backend: str = "local",
     seed: int = 0,

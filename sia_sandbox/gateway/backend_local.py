@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from sia_sandbox.errors import ConfigError
 from sia_sandbox.gateway.backends import BackendRequestError, ModelBackend, register_model_backend
 from sia_sandbox.gateway.types import Generation, GenerationRequest, render_messages
 
@@ -27,7 +28,7 @@ def current_adapter(adapters_dir: Path | None) -> Path | None:
     """The adapter directory to serve: ``adapters/<CURRENT>`` if named, else the highest ``NNNN``; None if none.
 
     Raises:
-        BackendRequestError: ``CURRENT`` names a version that does not exist or is incomplete.
+        ConfigError: ``CURRENT`` names a version that does not exist or is incomplete.
     """
     if adapters_dir is None or not adapters_dir.is_dir():
         return None
@@ -36,7 +37,7 @@ def current_adapter(adapters_dir: Path | None) -> Path | None:
         name = current.read_text(encoding="utf-8").strip()
         target = adapters_dir / name
         if not name.isdigit() or not (target / ADAPTER_MARKER).is_file():
-            raise BackendRequestError(
+            raise ConfigError(
                 f"{current} names adapter {name!r}, but {target} is not a complete peft adapter",
                 hint=f"write an existing version number into {current} or delete it",
             )
@@ -92,7 +93,7 @@ class LocalModelBackend(ModelBackend):
         Called before every generation, so a new adapter is picked up by the next call.
 
         Raises:
-            BackendRequestError: ``CURRENT`` names a missing or incomplete adapter.
+            ConfigError: ``CURRENT`` names a missing or incomplete adapter (the call gets HTTP 500).
         """
         with self._lock:
             return self._reload_locked()

@@ -63,7 +63,7 @@ class ModelBackend(abc.ABC):
         """Credentials this backend holds; the gateway scrubs them from everything it serves."""
         return []
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+    def close(self) -> None:
         """Release clients, models and threads."""
 
 

@@ -33,7 +33,7 @@ IDLE_TIMEOUT_S = 60.0
 """A connection that sends nothing for this long is closed (keeps stalled clients from holding threads)."""
 
 
-class HTTPProblem(Exception):
+class HTTPProblemError(Exception):
     """An error answered to the client as JSON."""
 
     def __init__(self, status: int, type_: str, message: str) -> None:
@@ -67,13 +67,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def session(self) -> str | None:
         return self.server.session  # type: ignore[attr-defined,no-any-return]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         # The stdlib logs client_address[0], which is empty on a Unix socket; requests are logged below.
         return
 
     # ----------------------------------------------------------------- routing
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/health":
             self._send(200, {"status": "ok", "model": self.gateway.backend.model_name})
@@ -81,9 +81,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
             model = {"id": self.gateway.backend.model_name, "object": "model", "created": 0, "owned_by": "sia"}
             self._send(200, {"object": "list", "data": [model]})
         else:
-            self._problem(HTTPProblem(404, "not_found", f"no route GET {path}"))
+            self._problem(HTTPProblemError(404, "not_found", f"no route GET {path}"))
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         try:
             if path == "/v1/chat/completions":
@@ -92,27 +92,27 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 self._send(200, self._completion(self._read_json()))
             else:
                 self._drain()
-                raise HTTPProblem(404, "not_found", f"no route POST {path}")
-        except HTTPProblem as p:
+                raise HTTPProblemError(404, "not_found", f"no route POST {path}")
+        except HTTPProblemError as p:
             self._problem(p)
         except BudgetExceededError as e:
-            self._problem(HTTPProblem(429, "budget_exceeded", e.message))
+            self._problem(HTTPProblemError(429, "budget_exceeded", e.message))
         except BackendRequestError as e:
-            self._problem(HTTPProblem(400, "invalid_request_error", e.message))
+            self._problem(HTTPProblemError(400, "invalid_request_error", e.message))
         except UpstreamError as e:
-            self._problem(HTTPProblem(502, "upstream_error", e.message))
+            self._problem(HTTPProblemError(502, "upstream_error", e.message))
         except sqlite3.Error as e:
             log.error("model_call.unrecorded", error=type(e).__name__, sandbox_run_id=self.session)
-            self._problem(HTTPProblem(500, "internal_error", "the call could not be recorded; it was not served"))
+            self._problem(HTTPProblemError(500, "internal_error", "the call could not be recorded; it was not served"))
         except Exception as e:  # the gateway must answer, not drop the connection; the cause is logged
             log.exception("gateway.request_failed", sandbox_run_id=self.session, path=path)
-            self._problem(HTTPProblem(500, "internal_error", f"internal gateway error ({type(e).__name__})"))
+            self._problem(HTTPProblemError(500, "internal_error", f"internal gateway error ({type(e).__name__})"))
 
-    def do_PUT(self) -> None:  # noqa: N802 - stdlib naming
+    def do_PUT(self) -> None:
         self._drain()
-        self._problem(HTTPProblem(405, "method_not_allowed", "only GET and POST are supported"))
+        self._problem(HTTPProblemError(405, "method_not_allowed", "only GET and POST are supported"))
 
-    do_DELETE = do_PATCH = do_PUT  # noqa: N815
+    do_DELETE = do_PATCH = do_PUT
 
     # ----------------------------------------------------------------- endpoints
 
@@ -120,10 +120,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
         try:
             req = ChatCompletionRequest.model_validate(body)
         except ValidationError as e:
-            raise HTTPProblem(400, "invalid_request_error", _validation_message(e)) from None
+            raise HTTPProblemError(400, "invalid_request_error", _validation_message(e)) from None
         messages = [m.model_dump() for m in req.messages]
         gen, call_id = self.gateway.serve(self.session, self._gen_request(req, messages=messages), messages)
-        logprobs = None
+        logprobs: dict[str, Any] | None = None
         if req.logprobs and gen.token_logprobs:
             logprobs = {"content": [
                 {"token": f"token_id:{t}", "logprob": lp, "bytes": None, "top_logprobs": []}
@@ -137,7 +137,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         try:
             req = CompletionRequest.model_validate(body)
         except ValidationError as e:
-            raise HTTPProblem(400, "invalid_request_error", _validation_message(e)) from None
+            raise HTTPProblemError(400, "invalid_request_error", _validation_message(e)) from None
         gen, call_id = self.gateway.serve(self.session, self._gen_request(req, prompt=req.prompt), [])
         choice = {"index": 0, "text": gen.completion, "finish_reason": gen.finish_reason, "logprobs": None}
         return self._envelope(f"cmpl-{call_id}", "text_completion", gen, choice)
@@ -163,24 +163,24 @@ class GatewayHandler(BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or length_text is None:
             self.close_connection = True
-            raise HTTPProblem(411, "invalid_request_error", "a Content-Length header is required")
+            raise HTTPProblemError(411, "invalid_request_error", "a Content-Length header is required")
         try:
             length = int(length_text)
         except ValueError:
             self.close_connection = True
-            raise HTTPProblem(400, "invalid_request_error", "Content-Length is not a number") from None
+            raise HTTPProblemError(400, "invalid_request_error", "Content-Length is not a number") from None
         if length < 0 or length > MAX_REQUEST_BYTES:
             self.close_connection = True
-            raise HTTPProblem(413, "invalid_request_error", f"request body exceeds {MAX_REQUEST_BYTES} bytes")
+            raise HTTPProblemError(413, "invalid_request_error", f"request body exceeds {MAX_REQUEST_BYTES} bytes")
         raw = self.rfile.read(length)
         try:
             body = json.loads(raw)
         except json.JSONDecodeError as e:
-            raise HTTPProblem(400, "invalid_request_error", f"request body is not valid JSON: {e.msg}") from None
+            raise HTTPProblemError(400, "invalid_request_error", f"request body is not valid JSON: {e.msg}") from None
         except UnicodeDecodeError:
-            raise HTTPProblem(400, "invalid_request_error", "request body is not UTF-8 JSON") from None
+            raise HTTPProblemError(400, "invalid_request_error", "request body is not UTF-8 JSON") from None
         if not isinstance(body, dict):
-            raise HTTPProblem(400, "invalid_request_error", "request body must be a JSON object")
+            raise HTTPProblemError(400, "invalid_request_error", "request body must be a JSON object")
         return body
 
     def _drain(self) -> None:
@@ -194,7 +194,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         else:
             self.close_connection = True
 
-    def _problem(self, p: HTTPProblem) -> None:
+    def _problem(self, p: HTTPProblemError) -> None:
         log.info("gateway.request_refused", status=p.status, type=p.type, sandbox_run_id=self.session)
         self._send(p.status, {"error": {"type": p.type, "message": p.message, "code": p.type}})
 

@@ -22,16 +22,16 @@ class _Frozen(BaseModel):
 class GatewayBudgets(_Frozen):
     """Per-run limits the gateway enforces; past one every call gets HTTP 429 ``budget_exceeded``."""
 
-    max_calls: int | None = Field(None, gt=0)
+    max_calls: int | None = Field(default=None, gt=0)
     """Most model calls in the run, all sandbox sessions together. None = unlimited."""
-    max_tokens: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
     """Most prompt + completion tokens in the run. None = unlimited. A call that starts under the limit
     may end over it by at most its own size (its prompt length is only known once it runs)."""
-    max_tokens_per_call: int = Field(1024, gt=0)
+    max_tokens_per_call: int = Field(default=1024, gt=0)
     """Cap on a request's ``max_tokens``; larger requests are silently lowered to it (as OpenAI does)."""
-    default_max_tokens: int = Field(DEFAULT_MAX_TOKENS, gt=0)
+    default_max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, gt=0)
     """``max_tokens`` of a request that does not set one (then capped by ``max_tokens_per_call``)."""
-    max_concurrent_per_session: int = Field(8, gt=0)
+    max_concurrent_per_session: int = Field(default=8, gt=0)
     """Most simultaneous connections one sandbox session may hold open (each costs a host thread)."""
 
 
@@ -64,9 +64,9 @@ class _SamplingRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     model: str | None = None
-    max_tokens: int | None = Field(None, gt=0)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: Literal[1] = 1
     stream: Literal[False] = False
     stop: list[str] = Field(default_factory=list, max_length=4)
@@ -84,7 +84,7 @@ class ChatCompletionRequest(_SamplingRequest):
     """Body of ``POST /v1/chat/completions`` (the subset the gateway supports)."""
 
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
     logprobs: bool = False
 
 

@@ -58,7 +58,10 @@ def convert_gemma(out_dir: Path) -> None:
         ConfigError: the GGUF package is missing.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
+    log.info("model.converting", name="gemma3-270m", path=str(out_dir), note="once; takes a minute or two")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".gemma-gguf-", dir=out_dir.parent))
     tmp = Path(tempfile.mkdtemp(prefix=".gemma-", dir=out_dir.parent))

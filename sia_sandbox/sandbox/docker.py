@@ -139,6 +139,22 @@ class _Staging:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _drain(sock: socket.socket, deadline: float) -> None:
+    """Read and discard from ``sock`` until EOF or ``deadline``."""
+    sock.setblocking(False)
+    while (left := deadline - time.monotonic()) > 0:
+        r, _, _ = select.select([sock], [], [], min(left, 0.5))
+        if not r:
+            continue
+        try:
+            if not sock.recv(1 << 16):
+                return
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            return
+
+
 def _reason(event: str, code: int | None, oom: bool, pids_hit: bool, out_full: bool, cancelled: bool,
             stderr: str) -> tuple[Reason, str]:
     """Same precedence as the local backend: watchdog kills, then ok, then what the cgroups saw."""
@@ -408,13 +424,16 @@ class DockerBackend(SandboxBackend):
             state = api.inspect_container(container.id)["State"]
             probe = _Probe(int(state.get("Pid") or 0))
             event = self._pump(sock, spec, caps, probe, time.monotonic() + spec.limits.timeout_s)
+            if event != "exited":
+                self._kill(container)
+                # Keep reading (and dropping) until the engine closes the stream: a writer blocked on
+                # a full attach pipe would otherwise stall dockerd's copy loop and the kill with it.
+                _drain(sock, time.monotonic() + 30)
         except _docker().errors.DockerException as e:
             log.warning("sandbox.start_failed", container=container.id[:12], error=str(e))
             return "error", _Probe(0), None
         finally:
             sock.close()
-        if event != "exited":
-            self._kill(container)
         try:
             status = int(container.wait(timeout=30)["StatusCode"])
         except Exception as e:  # requests' ReadTimeout or a docker APIError: infrastructure failure

@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import ctypes
 import errno
-import functools
 import os
 import shutil
 import stat
@@ -30,12 +29,18 @@ _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MNT_DETACH = 2, 4, 4096, 16384, 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-@functools.cache
+_base: list[str] = []
+
+
 def _stage_base() -> str:
+    """This process's staging parent dir, recreated if a tmp cleaner removed it."""
+    if _base and os.path.isdir(_base[0]):
+        return _base[0]
     d = tempfile.mkdtemp(prefix="sia-stage-")
     # 0711: the sandbox uid may traverse to the (randomly named) per-run dirs, never list them.
     os.chmod(d, 0o711)
     atexit.register(_rmdir_quietly, d)
+    _base[:] = [d]
     return d
 
 

@@ -18,7 +18,7 @@ import re
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 class FakeAPIError(Exception):
@@ -51,7 +51,7 @@ class FakeAPIServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _handle(self, method: str) -> None:
@@ -67,10 +67,10 @@ class FakeAPIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle("POST")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -96,7 +96,7 @@ class FakeAPIServer:
         with self._lock:
             self._failures.extend([status] * n)
 
-    def start(self) -> FakeAPIServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -105,7 +105,7 @@ class FakeAPIServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> FakeAPIServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

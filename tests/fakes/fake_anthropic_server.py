@@ -78,7 +78,7 @@ class FakeAnthropicServer(FakeAPIServer):
         """Queue a plain text reply."""
         self.queue_reply([{"type": "text", "text": text}])
 
-    def queue_tool_use(self, name: str, input: dict[str, Any], text: str | None = None) -> None:  # noqa: A002
+    def queue_tool_use(self, name: str, input: dict[str, Any], text: str | None = None) -> None:
         """Queue a reply that calls tool ``name`` with ``input`` (optionally after some text)."""
         blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         self.queue_reply([*blocks, {"type": "tool_use", "name": name, "input": input}])

@@ -128,7 +128,7 @@ def _raw(sock: str, data: bytes) -> tuple[int, dict[str, Any], str]:
         while b"\r\n\r\n" not in buf:
             buf += s.recv(65536)
         head, _, body = buf.partition(b"\r\n\r\n")
-        length = int([h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0])
+        length = int(next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")))
         while len(body) < length:
             body += s.recv(65536)
     return int(head.split(b" ")[1]), json.loads(body), head.decode()
@@ -241,9 +241,34 @@ def test_call_budget_gives_429_and_platform_error(store: RolloutStore, sockdir: 
             gw.raise_if_budget_exceeded()
     assert store.usage(RUN).calls == 2
     # a re-opened run resumes its budget
-    with _gateway(store, sockdir, budgets=GatewayBudgets(max_calls=2)) as gw2:
-        with pytest.raises(sia_client.GatewayCallError):
-            sia_client.chat([{"role": "user", "content": "x"}], sock=_session(gw2, "sbx-2"))
+    with _gateway(store, sockdir, budgets=GatewayBudgets(max_calls=2)) as gw2, \
+            pytest.raises(sia_client.GatewayCallError):
+        sia_client.chat([{"role": "user", "content": "x"}], sock=_session(gw2, "sbx-2"))
+
+
+def test_call_budget_holds_under_concurrency(store: RolloutStore, sockdir: Path) -> None:
+    results: list[str] = []
+    lock = threading.Lock()
+    with _gateway(store, sockdir, budgets=GatewayBudgets(max_calls=10)) as gw:
+        sock = _session(gw, "sbx-1")
+
+        def worker() -> None:
+            for _ in range(3):
+                try:
+                    sia_client.chat([{"role": "user", "content": "x"}], sock=sock)
+                    outcome = "ok"
+                except sia_client.GatewayCallError as e:
+                    outcome = e.type
+                with lock:
+                    results.append(outcome)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == ["budget_exceeded"] * 2 + ["ok"] * 10
+    assert store.usage(RUN).calls == 10
 
 
 def test_token_budget_and_per_call_cap(store: RolloutStore, sockdir: Path) -> None:
@@ -457,11 +482,7 @@ def test_fake_anthropic_tool_use_roundtrip_with_real_sdk() -> None:
 
 
 def _models_available() -> bool:
-    try:
-        import sia_sandbox.models  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return all(importlib.util.find_spec(m) is not None for m in ("sia_sandbox.models", "transformers", "peft"))
 
 
 @pytest.mark.slow
@@ -478,3 +499,33 @@ def test_local_backend_tiny_over_socket(store: RolloutStore, sockdir: Path, tmp_
     assert all(lp <= 0.0 for lp in call.token_logprobs)
     assert call.prompt_token_ids and call.prompt_tokens == len(call.prompt_token_ids)
     assert call.adapter_version is None
+    assert call.prompt == render_messages(call.messages)  # the tiny tokenizer has no chat template
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _models_available(), reason="sia_sandbox.models (transformers) is not available")
+def test_local_backend_follows_adapters(store: RolloutStore, sockdir: Path, tmp_path: Path) -> None:
+    import peft
+
+    from sia_sandbox.models import load_causal_lm
+
+    adapters = tmp_path / "adapters"
+    backend = get_model_backend("local", model="tiny", adapters_dir=adapters)
+    with _gateway(store, sockdir, backend) as gw:
+        sock = _session(gw, "sbx-1")
+        greedy = {"max_tokens": 6, "temperature": 0, "sock": sock}
+        first = sia_client.chat([{"role": "user", "content": "hi"}], **greedy)
+        assert sia_client.chat([{"role": "user", "content": "hi"}], **greedy) == first  # greedy is deterministic
+        base, _ = load_causal_lm("tiny")
+        peft.get_peft_model(base, peft.LoraConfig(r=2, target_modules="all-linear")).save_pretrained(
+            str(adapters / "0001"))
+        sia_client.chat([{"role": "user", "content": "hi"}], **greedy)
+        (adapters / "CURRENT").write_text("0009\n")
+        with pytest.raises(sia_client.GatewayCallError) as ei:
+            sia_client.chat([{"role": "user", "content": "hi"}], **greedy)
+        assert ei.value.status == 500
+        (adapters / "CURRENT").write_text("0001\n")
+        sia_client.complete("abc", max_tokens=3, sock=sock)
+    versions = [c.adapter_version for c in store.model_calls("sbx-1")]
+    assert versions == [None, None, "0001", "0001"]
+    assert backend.adapter_version == "0001"  # type: ignore[attr-defined]

@@ -168,8 +168,16 @@ def test_rlimit_fallback_without_cgroups(backend: LocalBackend, monkeypatch: pyt
         with pytest.raises(LimitNotEnforceableError, match="pids"):
             backend.check(SandboxSpec(command=["true"], limits=lim))
         return
-    r = backend.run(SandboxSpec(command=["sh", "-c", "ulimit -v; ulimit -p; sleep 1000"], limits=lim))
+    tag = "1001.%d" % (os.getpid() % 1000)
+    r = backend.run(SandboxSpec(command=["sh", "-c", f"ulimit -v; ulimit -p; sleep {tag} & sleep 1000"], limits=lim))
     assert r.reason == "timeout", r
+    # Without cgroups the kill goes through bwrap's pid 1: the whole pid namespace must be gone.
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        assert tag.encode() not in cmd or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     assert r.stdout.split() == [str(300 << 10), "42"]
     assert r.enforcement["memory_mb"].startswith("rlimit") and r.enforcement["pids"].startswith("rlimit")
     with pytest.raises(LimitNotEnforceableError, match="cpus"):

@@ -41,4 +41,8 @@ def test_replay_with_recorded_seeds(tmp_path: Path) -> None:
     b, _ = run_verify("trimul", cheat, tmp_path / "c", seeds=seeds)
     assert first.verdict == a.verdict == b.verdict == "rejected"
     assert a.seeds_commitment == b.seeds_commitment == seeds_commitment(seeds)
-    assert a.reasons[0].split(":")[0] == b.reasons[0].split(":")[0]
+
+    def rejects(v: object) -> list[str]:  # timing-based (suspicious) checks may differ run to run
+        return [c.name for c in v.checks if not c.passed and c.severity == "reject"]  # type: ignore[attr-defined]
+
+    assert rejects(a) == rejects(b) and rejects(a)[0].startswith("perturbed.correctness[")

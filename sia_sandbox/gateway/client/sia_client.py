@@ -84,7 +84,7 @@ def request(method: str, path: str, body: dict[str, Any] | None = None, *, sock:
     if status >= 400:
         err = payload.get("error", {}) if isinstance(payload, dict) else {}
         raise GatewayCallError(status, str(err.get("type", "error")), str(err.get("message", "")))
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def chat_response(messages: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -126,6 +126,6 @@ def openai_client(sock: str | None = None) -> Any:
     import httpx
     import openai
 
-    transport = httpx.HTTPTransport(uds=sock or socket_path())
-    return openai.OpenAI(base_url="http://gateway/v1", api_key="unused",
-                         http_client=httpx.Client(transport=transport), max_retries=0)
+    # openai>=3 types http_client as httpx2.Client but accepts a legacy httpx.Client at runtime.
+    http_client: Any = httpx.Client(transport=httpx.HTTPTransport(uds=sock or socket_path()))
+    return openai.OpenAI(base_url="http://gateway/v1", api_key="unused", http_client=http_client, max_retries=0)

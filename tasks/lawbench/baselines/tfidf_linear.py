@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
-NGRAM_RANGE = (1, 3)
+NGRAM_RANGE = (1, 2)
 MAX_FEATURES = 100_000
 C = 20.0
 REL_THRESHOLD = 0.6
