@@ -30,7 +30,7 @@ system-deps:
 $(INSTALL_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,docker,modal,train,gateway,report]'
+	$(PY) -m pip install -q -e '.[test,docker,modal,train,gateway,report,gpu]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 test: install

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -76,8 +77,6 @@ def run_command(
     Raises:
         SiaError: bad configuration or an infrastructure failure (the CLI prints it with its hint).
     """
-    import importlib
-
     from pydantic import ValidationError
 
     from sia_sandbox.errors import ConfigError
