@@ -159,12 +159,10 @@ def sign_and_record(ctx: LoopContext, gen_index: int, verdict: Verdict, cl: Cand
     """
     payload = {"run_id": ctx.config.run_id, **verdict.model_dump(mode="json")}
     signature = sign_json(payload, ctx.key)
-    digest = None
-    if verdict.score is not None:
-        digest = ctx.store.record_verdict(ctx.config.run_id, verdict.candidate_id, payload, signature)
+    digest = ctx.store.record_verdict(ctx.config.run_id, verdict.candidate_id, payload, signature)
     ctx.audit.emit("verdict.signed", gen_index=gen_index, candidate_id=verdict.candidate_id,
                    verdict=verdict.verdict, score=verdict.score, perturbed_score=verdict.perturbed_score,
-                   sha256=digest, signature=signature, stored=digest is not None)
+                   sha256=digest, signature=signature, stored=True)
     tmp = cl.verdict.with_suffix(".tmp")
     tmp.write_text(verdict.model_dump_json(indent=1), encoding="utf-8")
     tmp.replace(cl.verdict)

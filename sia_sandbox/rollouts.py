@@ -343,14 +343,18 @@ class RolloutStore:
             The verdict's sha256.
 
         Raises:
-            ValueError: ``verdict`` lacks ``verdict`` in {verified, rejected, suspicious} or a finite
-                numeric ``score``, or is not JSON-serialisable.
+            ValueError: ``verdict`` lacks ``verdict`` in {verified, rejected, suspicious}, or a finite
+                numeric ``score`` (None is allowed unless verified), or is not JSON-serialisable.
         """
         label = verdict.get("verdict")
         if label not in VERDICT_LABELS:
             raise ValueError(f"verdict field 'verdict' is {label!r}, not one of {', '.join(VERDICT_LABELS)}")
         score = verdict.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+        # A rejected candidate has no score; it is stored (the record stays complete) but can never
+        # train, because verified_rollouts re-checks the label and the score on read.
+        missing_ok = score is None and label != "verified"
+        if not missing_ok and (isinstance(score, bool) or not isinstance(score, (int, float))
+                               or not math.isfinite(score)):
             raise ValueError(f"verdict field 'score' is {score!r}, not a finite number")
         text = canonical_json(verdict).decode("utf-8")
         digest = sha256_json(verdict)

@@ -38,6 +38,8 @@ POISSON_EPS = 1e-6
 """Added inside the log of the Poisson loss (molecular-cross-validation's constant)."""
 POISSON_NORM_MIN = 0.97
 """Minimum normalised Poisson score of a valid output (TTT-Discover's ``verify_denoising``)."""
+POISSON_BASELINE_RATIO = 0.99
+"""Where MAGIC itself scores below ``POISSON_NORM_MIN``, the floor is this fraction of its score."""
 
 
 class DenoiseReport(BaseModel):
@@ -103,6 +105,7 @@ def check_output(x_denoised: object, x_train: np.ndarray) -> list[str]:
     """Format problems of a candidate's output (empty when it may be scored).
 
     Rejects NaN/inf (NaN is not a wildcard), negative values, values above :func:`output_bound`,
+    all-zero rows for cells that have counts (they game the log-MSE on sparse data),
     a wrong shape, and anything that is not a plain real-valued ``numpy.ndarray`` (subclasses,
     object and complex arrays can change behaviour under arithmetic).
     """
@@ -120,16 +123,37 @@ def check_output(x_denoised: object, x_train: np.ndarray) -> list[str]:
         reasons.append(f"negative values (min {values.min():.3g})")
     elif values.max() > output_bound(x_train):
         reasons.append(f"value {values.max():.3g} above bound {output_bound(x_train):.3g}")
+    else:
+        # normalize_total leaves an all-zero row at zero, and on sparse data a zero row beats "no
+        # denoising" on the log-MSE (and the Poisson loss): returning zeros would game the metric.
+        # A denoiser must predict something for every cell that has counts.
+        empty = int(((values.sum(axis=1) <= 0) & (_as_float(x_train).sum(axis=1) > 0)).sum())
+        if empty:
+            reasons.append(f"{empty} cells with counts got an all-zero output row")
     return reasons
 
 
-def score_denoised(x_denoised: object, x_train: np.ndarray, x_test: np.ndarray) -> DenoiseReport:
+def calibrated_poisson_min(baseline_poisson_norm: float) -> float:
+    """The validity floor on a split where the standard method (MAGIC) scores ``baseline_poisson_norm``.
+
+    TTT-Discover's absolute 0.97 was set on real datasets where MAGIC clears it. On our simulated
+    splits MAGIC's own normalised Poisson score ranges over about 0.90-0.98 with the seed, so the
+    absolute rule would reject the reference method on most secret splits. The floor is therefore
+    0.97 where MAGIC clears it and 99% of MAGIC's score where it does not: a candidate may not be
+    materially worse than MAGIC on the Poisson loss while it chases the MSE.
+    """
+    return min(POISSON_NORM_MIN, POISSON_BASELINE_RATIO * baseline_poisson_norm)
+
+
+def score_denoised(x_denoised: object, x_train: np.ndarray, x_test: np.ndarray, *,
+                   poisson_norm_min: float = POISSON_NORM_MIN) -> DenoiseReport:
     """Score a candidate's denoised matrix on one split.
 
     Args:
         x_denoised: the candidate's output for ``x_train`` (untrusted; checked here).
         x_train: the counts the candidate received (cells x genes).
         x_test: the held-out counts of the same split.
+        poisson_norm_min: the validity floor (see :func:`calibrated_poisson_min`).
 
     Returns:
         The report; invalid outputs get ``valid=False``, reasons and score 0, never an exception.
@@ -162,8 +186,8 @@ def score_denoised(x_denoised: object, x_train: np.ndarray, x_test: np.ndarray) 
     poisson_norm = (poisson_none - poisson) / poisson_range if poisson_range > 0 else 0.0
     if poisson < poisson_perfect:
         reasons.append(f"poisson {poisson:.6g} below the perfect score {poisson_perfect:.6g}")
-    if poisson_norm < POISSON_NORM_MIN:
-        reasons.append(f"poisson_norm {poisson_norm:.4f} < {POISSON_NORM_MIN}")
+    if poisson_norm < poisson_norm_min:
+        reasons.append(f"poisson_norm {poisson_norm:.4f} < {poisson_norm_min:.4f}")
     valid = not reasons
     return DenoiseReport(
         mse=mse, mse_none=mse_none, mse_perfect=mse_perfect, mse_norm=mse_norm, poisson=poisson,

@@ -425,10 +425,13 @@ class DockerBackend(SandboxBackend):
             probe = _Probe(int(state.get("Pid") or 0))
             event = self._pump(sock, spec, caps, probe, time.monotonic() + spec.limits.timeout_s)
             if event != "exited":
+                # Read (and drop) the stream WHILE killing: dockerd handles the exit only after its
+                # copy into our attach socket finished, and a full socket would block that copy, the
+                # exit and so the kill call (a deadlock we hit under load).
+                drain = threading.Thread(target=_drain, args=(sock, time.monotonic() + 60), daemon=True)
+                drain.start()
                 self._kill(container)
-                # Keep reading (and dropping) until the engine closes the stream: a writer blocked on
-                # a full attach pipe would otherwise stall dockerd's copy loop and the kill with it.
-                _drain(sock, time.monotonic() + 30)
+                drain.join(60)
         except _docker().errors.DockerException as e:
             log.warning("sandbox.start_failed", container=container.id[:12], error=str(e))
             return "error", _Probe(0), None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import zlib
+
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,8 @@ def test_memorised_output_fails_perturbed(tmp_path: Path) -> None:
     x = data.nominal_split().x_train.astype(np.float32)
     src = tmp_path / "memorised.py"
     text = (CHEATS / "denoising" / "memorised.py").read_text()
-    src.write_text(text.replace("__SHAPE__", repr(list(x.shape))).replace("__HEX__", x.tobytes().hex()))
+    packed = base64.b85encode(zlib.compress(x.tobytes(), 9)).decode()
+    src.write_text(text.replace("__SHAPE__", repr(list(x.shape))).replace("__B85__", packed))
     v, _ = run_verify("denoising", src, tmp_path / "run", profile="full")
     assert v.verdict == "rejected", v.reasons
     assert not any(c.name.startswith("perturbed") and c.passed and "valid" in c.name for c in v.checks)

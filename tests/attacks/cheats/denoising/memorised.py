@@ -1,10 +1,13 @@
 """Cheat: a matrix memorised from the public nominal split (X_test leaked from a nominal run would
-be the strongest form; here: the nominal X_train smoothed), returned whatever the input is."""
+be the strongest form; here: the nominal X_train), returned whatever the input is."""
+
+import base64
+import zlib
 
 import numpy as np
 
 MEMO_SHAPE = tuple(__SHAPE__)
-MEMO = np.frombuffer(bytes.fromhex("__HEX__"), dtype=np.float32).reshape(MEMO_SHAPE)
+MEMO = np.frombuffer(zlib.decompress(base64.b85decode("__B85__")), dtype=np.float32).reshape(MEMO_SHAPE)
 
 
 def denoise(X):
