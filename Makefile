@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TASK ?= trimul
 MAX_GEN ?= 6
+MODEL ?= gemma3-270m
 RUN_ID ?= $(TASK)-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 SYSTEM_PKGS := bubblewrap python3.11-venv debootstrap docker.io chromium
@@ -37,7 +38,7 @@ test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 run: install
-	$(VENV)/bin/sia run --task $(TASK) --max-gen $(MAX_GEN) --run-id $(RUN_ID) --agent auto
+	$(VENV)/bin/sia run --task $(TASK) --max-gen $(MAX_GEN) --run-id $(RUN_ID) --agent auto --model $(MODEL)
 
 images: install
 	scripts/start_dockerd.sh

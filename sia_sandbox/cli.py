@@ -175,7 +175,7 @@ def run_cmd(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Task-model token budget of the run."),
     max_model_calls: Optional[int] = typer.Option(None, "--max-model-calls", help="Task-model call budget of the run."),
     plateau_k: int = typer.Option(2, "--plateau-k", help="Generations without improvement before the weight lever."),
-    verify_profile: str = typer.Option("full", "--verify-profile", help="Verifier profile: full | quick."),
+    verify_profile: str = typer.Option("auto", "--verify-profile", help="Verifier profile: auto (quick on CPU, full on CUDA) | quick | full."),
     claude_model: str = typer.Option("claude-sonnet-4-6", "--claude-model", help="Claude model for the agents."),
     seed: int = typer.Option(0, "--seed", help="Seed of the offline search policy."),
 ) -> None:

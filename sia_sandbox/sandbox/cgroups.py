@@ -232,8 +232,8 @@ class SandboxCgroup:
                 _write(f"{d}/cpu.cfs_period_us", str(_CPU_PERIOD_US))
                 _write(f"{d}/cpu.cfs_quota_us", str(quota))
                 enforced["cpus"] = "cgroup-v1 cpu.cfs_quota_us"
-        # cpuacct only when it shares the cpu directory (comounted): a separate one costs a mkdir per run
-        # and wait4's rusage already covers the tree.
+        # cpuacct only when it shares the cpu directory (comounted): a separate one costs a mkdir per run,
+        # and the v2 kill cgroup's cpu.stat (see stats) covers the tree.
         if h.cpuacct and h.cpuacct == h.cpu and "cpu" in self.dirs:
             self.dirs["cpuacct"] = self.dirs["cpu"]
         if self._mk("kill", h.kill):
@@ -343,6 +343,12 @@ class SandboxCgroup:
             else:
                 ns = self._int(f"{d}/cpuacct.usage")
                 cpu_s = None if ns is None else ns / 1e9
+        elif d := self.dirs.get("kill"):
+            # A hybrid host whose cpuacct is a separate v1 hierarchy: the per-run v2 cgroup (made for
+            # cgroup.kill) keeps cpu.stat without any controller, and unlike wait4's rusage it counts
+            # processes that nobody waited for (bwrap's init reaps, but its own rusage stays inside).
+            usec = kv(f"{d}/cpu.stat").get("usage_usec")
+            cpu_s = None if usec is None else usec / 1e6
         return CgroupStats(oom_killed=oom, pids_limited=pids_hit, cpu_s=cpu_s, peak_memory_mb=peak)
 
     @staticmethod

@@ -16,7 +16,10 @@ followed). Filling the output fills only that tmpfs (ENOSPC), never the host dis
 root, as does talking to dockerd in practice.
 
 Not protected against: kernel exploits (containers share the host kernel; use the modal backend or a
-VM for that), a compromised docker daemon, and side channels (CPU timing, cache) between containers.
+VM for that), a compromised docker daemon, side channels (CPU timing, cache) between containers, and a
+ro mount source swapped for a symlink between ``check`` and container creation (dockerd resolves the
+bind path itself; the local backend closes that window with O_PATH fds). Exit codes 129-192 read as
+"killed by signal N" (docker-init reports a signal death as 128+N, like a shell).
 """
 
 from __future__ import annotations

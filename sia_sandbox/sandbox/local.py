@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -100,6 +101,8 @@ class LocalBackend(SandboxBackend):
     max_concurrency = 8
 
     def __init__(self) -> None:
+        self._live: dict[int, tuple[Any, ...]] = {}
+        self._live_lock = threading.Lock()
         # Fill the per-process caches (root layout, cgroup probe, seccomp BPF, bwrap probe) once, here,
         # rather than racing to build them in the first parallel runs.
         with _warm_lock:
@@ -271,9 +274,13 @@ class LocalBackend(SandboxBackend):
                 if stdin_w is not None:
                     fds.remove(stdin_w)
                 pump = Pump(pidfd, streams, stdin_w, spec.stdin or b"")
+                with self._live_lock:
+                    self._live[proc.pid] = (proc, cg, outcome, uid)
                 try:
                     self._watch(proc, pump, cg, lim, outcome, uid)
                 finally:
+                    with self._live_lock:
+                        self._live.pop(proc.pid, None)
                     pump.close()
             except BaseException:
                 # Ctrl-C or a bug of ours mid-run: the sandbox must not outlive this call.
@@ -286,6 +293,20 @@ class LocalBackend(SandboxBackend):
             for fd in fds:
                 os.close(fd)
         return (out_cap, err_cap), outcome
+
+    def kill_all(self) -> int:
+        """SIGKILL every sandbox this backend instance is running (Ctrl-C cleanup for ``SandboxPool``).
+
+        Each interrupted run still returns its result, with reason ``killed``.
+
+        Returns:
+            How many sandboxes were killed.
+        """
+        with self._live_lock:
+            live = list(self._live.values())
+        for proc, cg, outcome, uid in live:
+            _kill_tree(proc, cg, outcome, uid)
+        return len(live)
 
     @staticmethod
     def _watch(proc: subprocess.Popen[bytes], pump: Pump, cg: cgroups.SandboxCgroup, lim: Limits,

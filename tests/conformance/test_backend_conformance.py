@@ -56,6 +56,13 @@ def py(code: str) -> list[str]:
 @pytest.fixture(scope="module")
 def probe(backend: SandboxBackend, loopback_listener: int) -> Iterator[dict[str, Any]]:
     base = Path(tempfile.mkdtemp(prefix=f"sia-conf-{backend.name}-"))
+    try:
+        yield _probe_report(backend, base, loopback_listener)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _probe_report(backend: SandboxBackend, base: Path, port: int) -> dict[str, Any]:
     base.chmod(0o755)
     ro, rw, hidden = base / "ro", base / "rw", base / "hidden"
     for d in (ro, rw, hidden):
@@ -66,9 +73,9 @@ def probe(backend: SandboxBackend, loopback_listener: int) -> Iterator[dict[str,
     marker = f"{uuid.uuid4().int % 10**6}.{os.getpid()}"
     host_proc = subprocess.Popen(["sleep", marker])
     old = os.environ.get("SIA_CONFORMANCE_SECRET")
-    os.environ["SIA_CONFORMANCE_SECRET"] = SECRET
+    os.environ["SIA_CONFORMANCE_SECRET"] = SECRET  # a host secret the sandbox must not inherit
     try:
-        res = _run(backend, ["python3", "/in/probe.py", str(canary), str(loopback_listener), host_ip(), "/in", "/out", marker[::-1]],
+        res = _run(backend, ["python3", "/in/probe.py", str(canary), str(port), host_ip(), "/in", "/out", marker[::-1]],
                    ro_mounts=[Mount(host=ro, sandbox=PurePosixPath("/in"))],
                    rw_mounts=[Mount(host=rw, sandbox=PurePosixPath("/out"))], env={"VISIBLE": "1"})
     finally:
@@ -80,8 +87,7 @@ def probe(backend: SandboxBackend, loopback_listener: int) -> Iterator[dict[str,
     report: dict[str, Any] = json.loads(res.stdout)
     report["_result"] = res
     report["_rw"] = rw
-    yield report
-    shutil.rmtree(base, ignore_errors=True)
+    return report
 
 
 @pytest.mark.parametrize("attempt", ["tcp_internet", "tcp_host_loopback", "tcp_host_ip", "udp_internet", "dns"])

@@ -182,3 +182,41 @@ def test_rlimit_fallback_without_cgroups(backend: LocalBackend, monkeypatch: pyt
     assert r.enforcement["memory_mb"].startswith("rlimit") and r.enforcement["pids"].startswith("rlimit")
     with pytest.raises(LimitNotEnforceableError, match="cpus"):
         backend.check(SandboxSpec(command=["true"], limits=lim.model_copy(update={"cpus": 0.5})))
+
+
+def test_cpu_seconds_are_measured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """CPU time covers the sandboxed process tree (bwrap's init reaps, so rusage alone misses it)."""
+    from sia_sandbox.sandbox.local import LocalBackend
+    from sia_sandbox.sandbox.types import Limits, SandboxSpec
+
+    backend = LocalBackend()
+    if not backend.status().usable:
+        import pytest
+
+        pytest.skip("local backend unusable")
+    r = backend.run(SandboxSpec(command=["python3", "-c", "s = 0\nfor i in range(4_000_000): s += i"],
+                                limits=Limits(timeout_s=60)))
+    assert r.reason == "ok"
+    assert r.cpu_s is not None and r.cpu_s > 0.2
+
+
+def test_kill_all_ends_running_sandboxes() -> None:
+    import threading
+    import time
+
+    from sia_sandbox.sandbox.local import LocalBackend
+    from sia_sandbox.sandbox.types import Limits, SandboxSpec
+
+    backend = LocalBackend()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        backend.run(SandboxSpec(command=["sleep", "300"], limits=Limits(timeout_s=120))))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(backend._live) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backend.kill_all() == 2
+    for t in threads:
+        t.join(20)
+    assert [r.reason for r in results] == ["killed", "killed"]
