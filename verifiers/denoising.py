@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from sia_sandbox.sandbox.types import Limits
 from sia_sandbox.verify.base import SuiteName, Verifier, VerifyContext, register_verifier
 from sia_sandbox.verify.harness import run_call_suite
 from sia_sandbox.verify.types import Check, SuiteResult
@@ -49,9 +48,7 @@ class DenoisingVerifier(Verifier):
     def run_suite(self, ctx: VerifyContext, suite: SuiteName) -> SuiteResult:
         split = data.nominal_split() if suite == "nominal" else data.fresh_split(ctx.seeds["perturbed"])
         x_train = np.ascontiguousarray(split.x_train)
-        lim = ctx.task.spec.limits
-        limits = Limits(timeout_s=lim.timeout_s, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
-                        output_limit_mb=lim.output_limit_mb)
+        limits = ctx.limits()
         out = run_call_suite(
             ctx, suite, inputs={"X_train.npy": x_train},
             calls=[{"fn": ctx.task.spec.interface.entrypoint, "args": [{"npy": "X_train.npy"}],

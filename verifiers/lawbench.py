@@ -12,18 +12,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sia_sandbox.sandbox.types import Limits
 from sia_sandbox.verify.base import SuiteName, Verifier, VerifyContext, register_verifier
 from sia_sandbox.verify.harness import run_call_suite
 from sia_sandbox.verify.types import Check, SuiteResult
 from verifiers import lawbench_data as data
 from verifiers.lawbench_metric import score_by_id
-
-
-def _limits(ctx: VerifyContext) -> Limits:
-    lim = ctx.task.spec.limits
-    return Limits(timeout_s=lim.timeout_s, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
-                  output_limit_mb=lim.output_limit_mb)
 
 
 @register_verifier("lawbench")
@@ -56,7 +49,7 @@ class LawbenchVerifier(Verifier):
             calls=[{"fn": fit, "args": [{"json": "train.json"}], "result": {"name": "_fit", "kind": "none"}},
                    {"fn": iface.entrypoint, "args": [{"json": "cases.json"}],
                     "result": {"name": "predictions", "kind": "json"}}],
-            outputs={"predictions": {"kind": "json"}}, limits=_limits(ctx))
+            outputs={"predictions": {"kind": "json"}}, limits=ctx.limits())
         checks = list(out.checks)
         if "predictions" not in out.outputs:
             return SuiteResult(suite=suite, score=None, checks=checks, candidate_s=out.wall_s)

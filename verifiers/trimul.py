@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from kernels.trimul import reference as ref
-from sia_sandbox.sandbox.types import Limits
 from sia_sandbox.verify.base import SuiteName, Verifier, VerifyContext, register_verifier
 from sia_sandbox.verify.kernel_session import KernelSession
 from sia_sandbox.verify.types import Check, SuiteResult
@@ -133,9 +132,7 @@ class TrimulVerifier(Verifier):
         dev = ctx.device
         shapes = load_shapes(p, dev)
         plan = _Plan(shapes, suite, ctx.seeds[suite], int(p.get("warmup", 1)), int(p.get("repeats", 3)))
-        lim = ctx.task.spec.limits
-        limits = Limits(timeout_s=lim.timeout_s, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
-                        output_limit_mb=lim.output_limit_mb)
+        limits = ctx.limits()
         dirs = ctx.suite_dirs(suite, "runner_kernel.py")
         session = KernelSession(dirs, limits=limits, backend=ctx.backend, audit=ctx.audit,
                                 device=dev, entry=ctx.task.spec.interface.entrypoint,

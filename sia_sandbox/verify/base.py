@@ -58,6 +58,19 @@ class VerifyContext(BaseModel):
         return SuiteDirs.create(self.stage_dir / suite, self.candidate, runner,
                                 self.task.spec.interface.file, evidence=self.work_dir / suite)
 
+    def limits(self) -> "Limits":
+        """The candidate sandbox's limits: ``[limits]`` of task.toml, with a profile's ``timeout_s``.
+
+        Quick profiles lower the timeout so that a candidate that never returns (an infinite loop in
+        the cheat library) costs seconds, not the full task budget.
+        """
+        from sia_sandbox.sandbox.types import Limits
+
+        lim = self.task.spec.limits
+        timeout = float(self.params().get("timeout_s", lim.timeout_s))
+        return Limits(timeout_s=timeout, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
+                      output_limit_mb=lim.output_limit_mb)
+
     def params(self) -> dict[str, Any]:
         """Task params with the chosen profile's overrides applied."""
         base = {k: v for k, v in self.task.spec.params.items() if k != "profiles"}

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from sia_sandbox.sandbox.types import Limits
 from sia_sandbox.verify.base import SuiteName, Verifier, VerifyContext, register_verifier
 from sia_sandbox.verify.harness import (
     CODE_DIR, OutputError, make_spec, read_npy, run_spec, sandbox_check, unexpected_outputs, write_json, write_npy,
@@ -65,9 +64,7 @@ class __CLASS__Verifier(Verifier):
             "calls": [{"fn": ctx.task.spec.interface.entrypoint, "args": [{"npy": "x.npy"}],
                        "result": {"name": "estimate", "kind": "npy"}}],
         })
-        lim = ctx.task.spec.limits
-        limits = Limits(timeout_s=lim.timeout_s, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
-                        output_limit_mb=lim.output_limit_mb)
+        limits = ctx.limits()
         spec = make_spec(dirs, [str(CODE_DIR / "runner_call.py")], limits,
                          labels={"task": ctx.task.name, "suite": suite, "candidate_id": ctx.candidate_id})
         result, wall = run_spec(spec, backend=ctx.backend, audit=ctx.audit, evidence_dir=dirs.root)

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from sia_sandbox.sandbox.types import Limits
 from sia_sandbox.verify.base import SuiteName, Verifier, VerifyContext, register_verifier
 from sia_sandbox.verify.kernel_session import KernelSession
 from sia_sandbox.verify.types import Check, SuiteResult
@@ -72,9 +71,7 @@ class __CLASS__Verifier(Verifier):
     def run_suite(self, ctx: VerifyContext, suite: SuiteName) -> SuiteResult:
         p = ctx.params()
         shapes = [dict(s) for s in p["shapes"]]
-        lim = ctx.task.spec.limits
-        limits = Limits(timeout_s=lim.timeout_s, memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus,
-                        output_limit_mb=lim.output_limit_mb)
+        limits = ctx.limits()
         session = KernelSession(ctx.suite_dirs(suite, "runner_kernel.py"), limits=limits, backend=ctx.backend,
                                 audit=ctx.audit, device=ctx.device, entry=ctx.task.spec.interface.entrypoint,
                                 candidate_name=ctx.task.spec.interface.file,
