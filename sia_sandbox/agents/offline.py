@@ -3,7 +3,12 @@
 Meta-Agent: start from the task's ``start`` harness; afterwards edit one dimension of the best
 *verified* harness, choosing the (dimension, value) arm by UCB1. Arms learn only from verified
 verdicts: a rejected or suspicious candidate counts as a pull with no reward, so a candidate that
-games the nominal suite (and is marked suspicious) never raises the value of what it did.
+games the nominal suite (and is marked suspicious) never raises the value of what it did. Among
+arms UCB cannot separate (untried ones), the task's declared ``priority`` (expected effect) and
+option order decide, so a short run spends its first generations where the effects are large. Only
+dimensions whose ``when`` holds for the parent are edited, and a harness equivalent to one already
+run (same choices on every dimension that matters) is never proposed again, except when the
+weight lever asks to hold the harness.
 
 Feedback-Agent: after ``plateau_k`` generations without a relative improvement of the best verified
 score (and at least ``plateau_k`` generations since the last weight update), choose ``lever=weights``
@@ -23,6 +28,7 @@ from typing import Any
 from sia_sandbox.agents.base import Agent
 from sia_sandbox.agents.prompts import render_prompt
 from sia_sandbox.agents.registry import register_agent
+from sia_sandbox.agents.task_space import SearchSpace
 from sia_sandbox.agents.types import Candidate, FeedbackAction, Harness, HistoryEntry, ProposalContext, TraceView
 
 UCB_C = 0.5
@@ -68,17 +74,32 @@ def normalised_rewards(history: list[HistoryEntry], direction: str) -> dict[str,
     return out
 
 
-def arm_stats(history: list[HistoryEntry], direction: str) -> dict[tuple[str, str], tuple[int, float]]:
-    """(dimension, value key) -> (pulls, summed verified reward). Agent errors are not pulls."""
+def arm_stats(history: list[HistoryEntry], direction: str,
+              space: SearchSpace | None = None) -> dict[tuple[str, str], tuple[int, float]]:
+    """(dimension, value key) -> (pulls, summed verified reward). Agent errors are not pulls.
+
+    With ``space``, a dimension inactive in a candidate (its ``when`` fails) earns nothing from it:
+    the candidate's score says nothing about a value its submission never used.
+    """
     rewards = normalised_rewards(history, direction)
     stats: dict[tuple[str, str], tuple[int, float]] = {}
     for h in history:
         if h.agent_error or h.verdict is None:
             continue
-        for dim, value in h.used.items():
+        used = h.used
+        for dim, value in used.items():
+            if space is not None and not _active(space, dim, used):
+                continue
             n, s = stats.get((dim, _key(value)), (0, 0.0))
             stats[(dim, _key(value))] = (n + 1, s + rewards.get(h.candidate_id, 0.0))
     return stats
+
+
+def _active(space: SearchSpace, name: str, choices: dict[str, Any]) -> bool:
+    try:
+        return space.dimension(name).active(choices)
+    except KeyError:
+        return True
 
 
 def stall_length(history: list[HistoryEntry], direction: str) -> int:
@@ -123,29 +144,38 @@ class OfflineAgent(Agent):
               best: HistoryEntry | None) -> tuple[Harness, str]:
         rng = random.Random(self.seed * 1_000_003 + ctx.gen_index * 101 + ctx.candidate_index)
         parent = best.harness if best else self.space.start_harness()
-        tried = {_key(h.harness.choices) for h in history}
-        stats = arm_stats(history, ctx.direction)
+        tried = {self.space.canonical_key(h.harness) for h in history}
+        stats = arm_stats(history, ctx.direction, self.space)
         total = sum(n for n, _ in stats.values()) or 1
-        scored: list[tuple[float, float, str, Any]] = []
+        scored: list[tuple[Any, ...]] = []
         for dim in self.space.dimensions:
-            for value in dim.options:
+            # An edit of a dimension the parent's other choices make irrelevant renders the same
+            # submission: it would spend a generation measuring noise.
+            if not dim.active(parent.choices):
+                continue
+            for index, value in enumerate(dim.options):
                 if value == parent.choices.get(dim.name):
                     continue
-                choices = {**parent.choices, dim.name: value}
-                if _key(choices) in tried:
+                harness = Harness(choices={**parent.choices, dim.name: value}, delegate=parent.delegate)
+                if self.space.canonical_key(harness) in tried:
                     continue
                 n, s = stats.get((dim.name, _key(value)), (0, 0.0))
                 ucb = math.inf if n == 0 else s / n + UCB_C * math.sqrt(2 * math.log(total + 1) / n)
-                scored.append((ucb, rng.random(), dim.name, value))
+                # Order: harness-decided dimensions before delegated ones (the task model overrides a
+                # delegated value; the harness only holds its fallback), then UCB, then the declared
+                # priority (expected effect), then the declared option order, then a seeded tie-break.
+                owned = dim.name not in parent.delegate
+                scored.append((owned, ucb, dim.priority, -index, rng.random(), dim.name, value))
         if scored:
-            ucb, _, name, value = max(scored)
+            _, ucb, _, _, _, name, value = max(scored)
             shown = "untried" if math.isinf(ucb) else f"{ucb:.3f}"
             return (Harness(choices={**parent.choices, name: value}, delegate=parent.delegate),
                     f"edit {name}={value!r} of {best.candidate_id if best else 'the start harness'} (UCB {shown})")
         for _ in range(200):
             choices = {d.name: rng.choice(d.options) for d in self.space.dimensions}
-            if _key(choices) not in tried:
-                return Harness(choices=choices, delegate=parent.delegate), "every single edit tried; random restart"
+            harness = Harness(choices=choices, delegate=parent.delegate)
+            if self.space.canonical_key(harness) not in tried:
+                return harness, "every single edit tried; random restart"
         return parent, "search space exhausted; re-running the best harness"
 
     def feedback(self, trace: TraceView, history: list[HistoryEntry]) -> FeedbackAction:

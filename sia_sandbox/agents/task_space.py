@@ -42,6 +42,20 @@ class Dimension(BaseModel):
     """What the choice changes (shown to agents and to the task model)."""
     model_choice: bool = False
     """The scaffold asks the task model for this value through the gateway (the weight lever's data)."""
+    priority: float = 0.0
+    """Expected effect on the score, relative to the other dimensions: among edits the search has not
+    tried yet, higher priorities are tried first (and, inside a dimension, earlier options first)."""
+    when: dict[str, Any] = Field(default_factory=dict)
+    """Where this dimension matters: ``{OTHER = value}`` or ``{OTHER = [values]}``, all must hold. Where
+    it does not, the search does not edit it and harnesses differing only in it count as one."""
+
+    def active(self, choices: dict[str, Any]) -> bool:
+        """Whether this dimension changes the submission under ``choices`` (its ``when`` holds)."""
+        for other, allowed in self.when.items():
+            values = allowed if isinstance(allowed, list) else [allowed]
+            if choices.get(other) not in values:
+                return False
+        return True
 
 
 class SearchSpace(BaseModel):
@@ -70,9 +84,20 @@ class SearchSpace(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"dimension names repeat: {names}")
         for key, value in self.start.items():
+            if key not in names:
+                raise ValueError(f"start.{key} names no dimension; dimensions: {names}")
             dim = self.dimension(key)
             if value not in dim.options:
                 raise ValueError(f"start.{key} = {value!r} is not one of its options {dim.options}")
+        for dim in self.dimensions:
+            for other, allowed in dim.when.items():
+                if other == dim.name or other not in names:
+                    raise ValueError(f"dimension {dim.name}: when.{other} must name another dimension of {names}")
+                target = self.dimension(other)
+                for value in allowed if isinstance(allowed, list) else [allowed]:
+                    if value not in target.options:
+                        raise ValueError(f"dimension {dim.name}: when.{other} = {value!r} is not one of "
+                                         f"{other}'s options {target.options}")
         return self
 
     def dimension(self, name: str) -> Dimension:
@@ -85,6 +110,15 @@ class SearchSpace(BaseModel):
             if d.name == name:
                 return d
         raise KeyError(f"no dimension {name!r}; dimensions: {[d.name for d in self.dimensions]}")
+
+    def canonical_key(self, harness: Harness) -> str:
+        """Identity of a harness as the submission sees it: inactive dimensions are left out.
+
+        Two harnesses with the same key render equivalent submissions (up to the task model's picks
+        for delegated dimensions), so a search that has tried one has tried both.
+        """
+        active = {d.name: harness.choices.get(d.name) for d in self.dimensions if d.active(harness.choices)}
+        return json.dumps({"choices": active, "delegate": sorted(harness.delegate)}, sort_keys=True, default=str)
 
     def start_harness(self) -> Harness:
         """The first harness: ``start`` values, first options elsewhere, model-choice dims delegated."""

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.bwrap
 # cheat file -> (verdict, a failed check name must contain this) - so a cheat cannot "pass" the
 # test for the wrong reason (e.g. an infrastructure failure).
 CAUGHT = {
-    "cache_data_ptr": ("rejected", "correctness["),
+    # The allocator may hand a later, differently shaped input the same address: the cached output
+    # then fails the runner's shape check (call[...]) instead of the value check. Both are catches.
+    "cache_data_ptr": ("rejected", ("correctness[", "call[")),
     "cache_shape": ("rejected", "nominal.correctness["),
     "warmup_replay": ("rejected", "nominal.correctness["),
     "zeros": ("rejected", "nominal.correctness["),
@@ -43,7 +45,8 @@ def test_cheat_is_caught(cheat: str, tmp_path: Path) -> None:
     v, audit = run_verify("trimul", CHEATS / "trimul" / f"{cheat}.py", tmp_path)
     verdict, check = CAUGHT[cheat]
     assert v.verdict == verdict, (v.verdict, v.reasons)
-    assert any(check in c.name for c in v.checks if not c.passed), v.reasons
+    wanted = check if isinstance(check, tuple) else (check,)
+    assert any(w in c.name for w in wanted for c in v.checks if not c.passed), v.reasons
     assert v.reasons, "a caught candidate must say why"
     if v.verdict == "rejected":
         assert v.score is None

@@ -138,3 +138,73 @@ def test_unknown_agent_lists_the_known_ones(space):
     with pytest.raises(ConfigError) as e:
         get_agent("nope", space=space)
     assert "offline" in (e.value.hint or "")
+
+
+def test_first_edits_follow_the_declared_priorities(space):
+    agent = get_agent("offline", space=space)
+    hist = [entry(space, 0, "verified", 1.0)]
+    cand = agent.propose(ProposalContext(task="trimul", task_doc="", gen_index=1, history=hist))
+    # LAYOUT has the largest declared effect; its first declared option is tried first.
+    assert cand.harness.choices == {**space.start_harness().choices, "LAYOUT": "channel_major"}
+    assert "LAYOUT" in cand.notes and "untried" in cand.notes
+
+
+def test_dimensions_are_edited_only_where_they_matter(space):
+    agent = get_agent("offline", space=space)
+    best = entry(space, 1, "verified", 2.0, LAYOUT="channel_major")
+    hist = [entry(space, 0, "verified", 1.0), best]
+    seen = []
+    for gen in range(2, 8):
+        cand = agent.propose(ProposalContext(task="trimul", task_doc="", gen_index=gen, history=hist))
+        (changed,) = [k for k, v in cand.harness.choices.items() if best.harness.choices[k] != v]
+        seen.append(changed)
+        # Everything is slower than the best, so the parent stays the channel-major harness.
+        hist.append(entry(space, gen, "verified", 1.5, **cand.harness.choices))
+    # BLOCK and ORIENT only change the blocked layout: never edited under channel_major. The
+    # delegated CHUNK (the task model picks it) comes after every harness-owned edit.
+    assert "BLOCK" not in seen and "ORIENT" not in seen
+    assert seen[:3] == ["LAYOUT", "PROJECTION", "SKIP_MASKED"]
+    assert "CHUNK" not in seen[:5]
+
+
+def test_equivalent_harnesses_are_never_proposed_twice(space):
+    agent = get_agent("offline", space=space)
+    hist = [entry(space, 0, "verified", 1.0)]
+    keys = {space.canonical_key(hist[0].harness)}
+    for gen in range(1, 40):
+        cand = agent.propose(ProposalContext(task="trimul", task_doc="", gen_index=gen, history=hist))
+        key = space.canonical_key(cand.harness)
+        assert key not in keys, (gen, cand.notes)
+        keys.add(key)
+        score = 2.0 if cand.harness.choices["LAYOUT"] == "channel_major" else 1.0
+        hist.append(entry(space, gen, "verified", score + gen * 1e-3, **cand.harness.choices))
+    # Harnesses differing only in a dimension that is inactive for both share a key.
+    a = Harness(choices={**space.start_harness().choices, "BLOCK": 256}, delegate=["CHUNK"])
+    b = Harness(choices={**space.start_harness().choices, "BLOCK": 2048}, delegate=["CHUNK"])
+    assert space.canonical_key(a) == space.canonical_key(b)
+    assert space.canonical_key(a) != space.canonical_key(
+        Harness(choices={**a.choices, "LAYOUT": "blocked"}, delegate=["CHUNK"]))
+
+
+def test_inactive_dimensions_earn_no_reward(space):
+    hist = [entry(space, 0, "verified", 1.0), entry(space, 1, "verified", 2.0, LAYOUT="blocked", BLOCK=256)]
+    stats = arm_stats(hist, "maximize", space)
+    assert stats[("BLOCK", "256")] == (1, 1.0)
+    # gen 0 ran position_major: its BLOCK=512 was never used, so it is not a pull.
+    assert ("BLOCK", "512") not in stats
+    assert ("BLOCK", "512") in arm_stats(hist, "maximize")
+
+
+def test_when_must_name_other_dimensions_and_their_options(tmp_path):
+    from sia_sandbox.errors import TaskError
+
+    base = ('schema_version = 1\ntask = "t"\nbase_submission = "b.py"\n'
+            '[[dimensions]]\nname = "A"\noptions = [1, 2]\n'
+            '[[dimensions]]\nname = "B"\noptions = [3, 4]\nwhen = {when}\n')
+    for when, problem in (('{ Z = 1 }', "when.Z"), ('{ A = 5 }', "when.A = 5"), ('{ B = 3 }', "when.B")):
+        (tmp_path / "search_space.toml").write_text(base.replace("{when}", when))
+        with pytest.raises(TaskError, match=problem.replace(".", r"\.")):
+            load_search_space(tmp_path, tmp_path)
+    (tmp_path / "search_space.toml").write_text(base.replace("{when}", "{ A = [2] }"))
+    sp = load_search_space(tmp_path, tmp_path)
+    assert not sp.dimension("B").active({"A": 1}) and sp.dimension("B").active({"A": 2})
