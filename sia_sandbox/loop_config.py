@@ -53,8 +53,9 @@ class LoopConfig(BaseModel):
     candidates_per_gen: int = Field(1, ge=1, le=16, description="Candidates proposed per generation.")
     agent_retries: int = Field(3, ge=1, le=10, description="Attempts per agent call before recording agent_error.")
     verify_profile: str = Field(
-        "auto", description="Verifier profile: 'full', 'quick', or 'auto' (full on cuda, quick on cpu: the full "
-        "CPU benchmark takes minutes per candidate on 2 cores, which a 10-minute loop cannot afford).")
+        "auto", description="Verifier profile: 'full', 'quick', or 'auto' (full on cuda; on cpu the task's 'loop' "
+        "profile if it defines one, else 'quick': the full CPU benchmark takes minutes per candidate on 2 cores, "
+        "which a 10-minute loop cannot afford).")
     scaffold_timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit of one scaffold sandbox.")
     train_steps: int = Field(4, ge=1, description="Optimizer steps per weight update.")
     seed: int = Field(0, description="Seed of the offline agent's tie-breaks.")
@@ -79,5 +80,16 @@ class LoopConfig(BaseModel):
         if self.agent == "auto":
             update["agent"] = "claude" if os.environ.get(ANTHROPIC_KEY_ENV) else "offline"
         if self.verify_profile == "auto":
-            update["verify_profile"] = "full" if self.device == "cuda" else "quick"
+            update["verify_profile"] = "full" if self.device == "cuda" else _cpu_loop_profile(self.task)
         return self.model_copy(update=update) if update else self
+
+
+def _cpu_loop_profile(task: str) -> str:
+    """``loop`` when the task defines that profile (sized to tell variants apart on a CPU), else ``quick``."""
+    from sia_sandbox.tasks import load_task
+
+    try:
+        profiles = load_task(task).spec.params.get("profiles", {})
+    except Exception:  # noqa: BLE001 - an unknown task is reported by the loop itself, with a hint
+        return "quick"
+    return "loop" if "loop" in profiles else "quick"

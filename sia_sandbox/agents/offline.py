@@ -95,6 +95,16 @@ def arm_stats(history: list[HistoryEntry], direction: str,
     return stats
 
 
+def expected_effect(priority: float, index: int) -> float:
+    """Expected effect of a dimension's ``index``-th declared option: its priority / (index + 1).
+
+    Options are declared best-first, so a dimension's later options promise less than the first
+    option of the next dimension: after the top layout wins, the search tries the other top-ranked
+    edits before the layout's runners-up.
+    """
+    return priority / (index + 1)
+
+
 def _active(space: SearchSpace, name: str, choices: dict[str, Any]) -> bool:
     try:
         return space.dimension(name).active(choices)
@@ -162,12 +172,12 @@ class OfflineAgent(Agent):
                 n, s = stats.get((dim.name, _key(value)), (0, 0.0))
                 ucb = math.inf if n == 0 else s / n + UCB_C * math.sqrt(2 * math.log(total + 1) / n)
                 # Order: harness-decided dimensions before delegated ones (the task model overrides a
-                # delegated value; the harness only holds its fallback), then UCB, then the declared
-                # priority (expected effect), then the declared option order, then a seeded tie-break.
+                # delegated value; the harness only holds its fallback), then UCB, then the expected
+                # effect, then a seeded tie-break.
                 owned = dim.name not in parent.delegate
-                scored.append((owned, ucb, dim.priority, -index, rng.random(), dim.name, value))
+                scored.append((owned, ucb, expected_effect(dim.priority, index), rng.random(), dim.name, value))
         if scored:
-            _, ucb, _, _, _, name, value = max(scored)
+            _, ucb, _, _, name, value = max(scored)
             shown = "untried" if math.isinf(ucb) else f"{ucb:.3f}"
             return (Harness(choices={**parent.choices, name: value}, delegate=parent.delegate),
                     f"edit {name}={value!r} of {best.candidate_id if best else 'the start harness'} (UCB {shown})")

@@ -95,12 +95,18 @@ def test_offline_run_per_task(run_env, task):
     s = summary(run_dir)
     assert [g["gen_index"] for g in s["generations"]] == [0, 1]
     assert all(g["lever"] in ("harness", "weights") for g in s["generations"])
-    # Every rendered candidate is a valid submission: the start harness and its first edit verify.
-    assert [g["verdict"] for g in s["generations"]] == ["verified", "verified"], s["generations"]
-    scores = [g["score"] for g in s["generations"]]
-    best = max(scores) if s["direction"] == "maximize" else min(scores)
-    assert s["best_score"] == best and s["best_candidate_id"] is not None
-    assert s["first_verified_score"] == scores[0]
+    # Every rendered candidate is a valid submission. A perturbed suite draws a fresh secret dataset
+    # per candidate, so an honest candidate may still be called suspicious by a drift rule (never
+    # rejected): then the failed checks are drift checks only.
+    for g in s["generations"]:
+        verdict = json.loads((run_dir / "generations" / f"{g['gen_index']:04d}" / g["candidate_id"] / "verdict.json")
+                             .read_text())
+        failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
+        assert g["verdict"] in ("verified", "suspicious") and g["score"] is not None, (g, verdict["reasons"])
+        assert all(name.startswith("drift.") for name in failed), failed
+    verified = [g["score"] for g in s["generations"] if g["verdict"] == "verified"]
+    assert s["best_score"] == ((max(verified) if s["direction"] == "maximize" else min(verified)) if verified else None)
+    assert s["first_verified_score"] == (verified[0] if verified else None)
 
     harnesses = [json.loads((run_dir / "generations" / f"{g:04d}" / f"g{g:04d}-c0" / "scaffold" / "harness.json")
                             .read_text()) for g in (0, 1)]
@@ -113,5 +119,5 @@ def test_offline_run_per_task(run_env, task):
     trace = json.loads((run_dir / "generations" / "0000" / "g0000-c0" / "output" / "scaffold_trace.json").read_text())
     assert {c["dimension"] for c in trace["choices"] if c["source"] in ("model", "fallback")} == set(delegated)
     # plateau_k=1: a generation without progress after a verified one pulls the weight lever.
-    if not _better(scores[1], scores[0], s["direction"]):
+    if len(verified) == 2 and not _better(verified[1], verified[0], s["direction"]):
         assert s["generations"][1]["lever"] == "weights"

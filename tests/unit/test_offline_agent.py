@@ -163,7 +163,9 @@ def test_dimensions_are_edited_only_where_they_matter(space):
     # BLOCK and ORIENT only change the blocked layout: never edited under channel_major. The
     # delegated CHUNK (the task model picks it) comes after every harness-owned edit.
     assert "BLOCK" not in seen and "ORIENT" not in seen
-    assert seen[:3] == ["LAYOUT", "PROJECTION", "SKIP_MASKED"]
+    # The layout's runner-up (priority 10 / 2) comes after the first options of PROJECTION (8) and
+    # SKIP_MASKED (6).
+    assert seen[:3] == ["PROJECTION", "SKIP_MASKED", "LAYOUT"]
     assert "CHUNK" not in seen[:5]
 
 
