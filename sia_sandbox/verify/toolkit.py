@@ -112,13 +112,15 @@ def _fingerprints(work: Path) -> list[str]:
 
 def verifier_check(
     task_name: str, *, backend: str | None = None, device: str = "cpu", profile: str | None = None,
-    parallel: int = 2, only: list[str] | None = None, work_dir: Path | None = None,
+    parallel: int = 2, only: list[str] | None = None, work_dir: Path | None = None, confirm_runs: int = 2,
 ) -> ToolkitReport:
     """Run honest references, then every cheat for the task's interface, through its verifier.
 
     Args:
         profile: verifier profile (``quick`` when the task defines one, else ``full``).
         only: restrict to these cheat names.
+        confirm_runs: extra runs of a cheat that seems to gain (and of the honest references) before the
+            gain counts; timing noise alone must not fail a verifier.
 
     Raises:
         TaskError: unknown task or no honest reference.
@@ -176,5 +178,38 @@ def verifier_check(
                         nominal_score=v.metrics.get("nominal.score", v.score))
 
     with ThreadPoolExecutor(max(1, parallel)) as pool:
-        rows += list(pool.map(run_cheat, selected))
-    return ToolkitReport(task=task.name, honest_best=best, gain_tolerance=tol, rows=rows)
+        cheat_rows = list(pool.map(run_cheat, selected))
+    cheat_rows = [_confirm_gain(r, cand_dir / f"{r.name}.py", refs, verify, task.spec.direction, tol, confirm_runs)
+                  if r.outcome == "GAINED" else r for r in cheat_rows]
+    return ToolkitReport(task=task.name, honest_best=best, gain_tolerance=tol, rows=rows + cheat_rows)
+
+
+def _confirm_gain(row: CheckRow, cheat: Path, refs: list[Path], verify: Any, direction: str, tol: float,
+                  runs: int) -> CheckRow:
+    """Re-run a cheat that seemed to gain, and the honest references, ``runs`` more times each.
+
+    Timing scores on a shared CPU move by tens of percent between runs; a gain counts only when the
+    cheat's median beats the best honest median. Deterministic scores give the same answer again.
+    """
+    import statistics
+
+    cheat_scores = [row.score]
+    best_honest: float | None = None
+    for i in range(runs):
+        v = verify(f"confirm-{row.name}-{i}", cheat)
+        cheat_scores.append(v.score if v.verdict == "verified" else None)
+    for ref in refs:
+        scores = [v.score for v in (verify(f"confirm-honest-{ref.stem}-{i}", ref) for i in range(runs + 1))
+                  if v.verdict == "verified" and v.score is not None]
+        if scores:
+            med = statistics.median(scores)
+            best_honest = med if best_honest is None else (max(best_honest, med) if direction == "maximize"
+                                                            else min(best_honest, med))
+    if any(s is None for s in cheat_scores):
+        return row.model_copy(update={"outcome": "caught", "caught_by": "not verified again when re-run"})
+    med = statistics.median([s for s in cheat_scores if s is not None])
+    if _gain(med, best_honest, direction, tol):
+        return row.model_copy(update={"caught_by": f"gain confirmed over {runs + 1} runs: median {med:.4g} vs "
+                                                   f"honest median {best_honest}"})
+    return row.model_copy(update={"outcome": "defeated", "caught_by": f"no gain on re-runs: median {med:.4g} "
+                                                                      f"vs honest median {best_honest}"})
