@@ -41,6 +41,7 @@ import structlog
 
 from sia_sandbox.errors import BackendUnavailableError, LimitNotEnforceableError, SandboxError, SandboxSpecError
 from sia_sandbox.sandbox import images
+from sia_sandbox.sandbox.images import CONTAINER_ENV, CONTAINER_UID
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import StreamCapture
 from sia_sandbox.sandbox.cgroups import CgroupHost, CgroupStats, SandboxCgroup
@@ -53,8 +54,6 @@ log = structlog.get_logger(__name__)
 
 LABEL = "sia_sandbox"
 """Every container we create carries ``sia_sandbox=1`` (plus the owner pid) so a sweeper can find it."""
-SANDBOX_UID = 10001
-DEFAULT_ENV = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
 _POLL_S = 0.05
 _MiB = 1 << 20
 
@@ -99,8 +98,8 @@ class _Staging:
                 sub = os.path.join(self.root, f"m{i}")
                 os.mkdir(sub, 0o755)
                 if os.path.isdir(host):
-                    copy_tree(host, sub, owner=(SANDBOX_UID, SANDBOX_UID))
-                os.chown(sub, SANDBOX_UID, SANDBOX_UID)
+                    copy_tree(host, sub, owner=(CONTAINER_UID, CONTAINER_UID))
+                os.chown(sub, CONTAINER_UID, CONTAINER_UID)
                 self.rw.append((host, m.sandbox, sub))
         except OSError as e:
             self.remove()
@@ -330,7 +329,7 @@ class DockerBackend(SandboxBackend):
     def _create(self, spec: SandboxSpec, sid: str, image: str, staging: _Staging | None) -> Any:
         docker = _docker()
         lim = spec.limits
-        env = {**{k: v for k, v in DEFAULT_ENV.items() if k not in spec.env}, **spec.env}
+        env = {**{k: v for k, v in CONTAINER_ENV.items() if k not in spec.env}, **spec.env}
         # `env -i` as the entrypoint: the image's ENV lines and any ENTRYPOINT are replaced, not merged.
         argv = ["-i", *(f"{k}={v}" for k, v in env.items()), *spec.command]
         mounts = [docker.types.Mount(str(m.sandbox), os.path.realpath(m.host), type="bind", read_only=True)
@@ -361,7 +360,7 @@ class DockerBackend(SandboxBackend):
         )
         created = self.client().api.create_container(
             image, command=argv, entrypoint=["/usr/bin/env"], environment={}, use_config_proxy=False,
-            user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir=str(spec.workdir), stdin_open=spec.stdin is not None,
+            user=f"{CONTAINER_UID}:{CONTAINER_UID}", working_dir=str(spec.workdir), stdin_open=spec.stdin is not None,
             tty=False, network_disabled=True, name=f"sia-{sid}", host_config=host_config,
             labels={LABEL: "1", f"{LABEL}.owner_pid": str(os.getpid()), f"{LABEL}.sandbox_id": sid},
         )
@@ -507,7 +506,7 @@ class DockerBackend(SandboxBackend):
             "timeout_s": "backend watchdog: docker kill at the deadline",
             "output_limit_mb": "stream caps (kill) + host tmpfs staging for rw mounts",
             "filesystem": "read-only root, tmpfs /tmp, ro/rw binds",
-            "privileges": f"uid {SANDBOX_UID}, cap_drop=ALL, no-new-privileges",
+            "privileges": f"uid {CONTAINER_UID}, cap_drop=ALL, no-new-privileges",
         }
         e["seccomp"] = "docker default seccomp profile" if self.capabilities().seccomp else "none"
         return e
@@ -567,4 +566,4 @@ class DockerBackend(SandboxBackend):
         return removed
 
 
-__all__ = ["LABEL", "SANDBOX_UID", "DockerBackend"]
+__all__ = ["LABEL", "DockerBackend"]

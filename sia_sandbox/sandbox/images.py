@@ -19,6 +19,11 @@ from typing import Any
 
 from sia_sandbox.errors import BackendUnavailableError, SandboxError
 
+CONTAINER_UID = 10001
+"""The unprivileged user the project's images create (images/scaffold) and containers run as."""
+CONTAINER_ENV = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+"""Defaults added to a spec's environment inside the project's images (the spec's own values win)."""
+
 REPO = "sia"
 BASE_TAG = "sia/base:bookworm"
 """Debian bookworm base: pulled ``debian:bookworm-slim`` or a debootstrap import (see build_images.sh)."""

@@ -45,6 +45,7 @@ import structlog
 
 from sia_sandbox.errors import BackendUnavailableError, LimitNotEnforceableError, SandboxError, SandboxSpecError
 from sia_sandbox.sandbox import images
+from sia_sandbox.sandbox.images import CONTAINER_ENV, CONTAINER_UID
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import StreamCapture
 from sia_sandbox.sandbox.manifest import build_manifest
@@ -57,8 +58,6 @@ log = structlog.get_logger(__name__)
 APP_NAME = os.environ.get("SIA_MODAL_APP", "sia-sandbox")
 GPU = "H100!"
 MODAL_BASE = "debian:bookworm-slim"
-SANDBOX_UID = 10001
-DEFAULT_ENV = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
 _GRACE_S = 30
 """Sandbox lifetime beyond ``timeout_s``: room to read the outputs back before Modal reaps it."""
 _MiB = 1 << 20
@@ -78,14 +77,14 @@ def _token_present() -> bool:
 
 def wrapper_argv(spec: SandboxSpec) -> list[str]:
     """The in-sandbox command: prepare rw dirs, cap processes, drop to uid 10001, run with exactly spec.env."""
-    env = {**{k: v for k, v in DEFAULT_ENV.items() if k not in spec.env}, **spec.env}
+    env = {**{k: v for k, v in CONTAINER_ENV.items() if k not in spec.env}, **spec.env}
     gw = os.environ.get("SIA_MODAL_GATEWAY_URL")
     if spec.network == "gateway" and gw:
         env.setdefault("SIA_GATEWAY_URL", gw)
     rw = " ".join(shlex.quote(str(m.sandbox)) for m in spec.rw_mounts)
-    prep = f"mkdir -p {rw} && chown -R {SANDBOX_UID}:{SANDBOX_UID} {rw} && " if rw else ""
+    prep = f"mkdir -p {rw} && chown -R {CONTAINER_UID}:{CONTAINER_UID} {rw} && " if rw else ""
     script = (
-        f"{prep}ulimit -u {spec.limits.pids} && exec setpriv --reuid={SANDBOX_UID} --regid={SANDBOX_UID} "
+        f"{prep}ulimit -u {spec.limits.pids} && exec setpriv --reuid={CONTAINER_UID} --regid={CONTAINER_UID} "
         '--clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- /usr/bin/env -i "$@"'
     )
     return ["/bin/sh", "-c", script, "sia-wrapper", *(f"{k}={v}" for k, v in env.items()), *spec.command]
@@ -239,7 +238,7 @@ class ModalBackend(SandboxBackend):
                 "network": "modal block_network=True" if spec.network == "none" else "modal outbound_cidr_allowlist",
                 "memory_mb": f"modal memory=({lim.memory_mb}, {lim.memory_mb}) MiB",
                 "cpus": f"modal cpu=({lim.cpus}, {lim.cpus})",
-                "pids": f"in-sandbox ulimit -u {lim.pids} for uid {SANDBOX_UID}",
+                "pids": f"in-sandbox ulimit -u {lim.pids} for uid {CONTAINER_UID}",
                 "timeout_s": f"modal timeout + watchdog terminate at {lim.timeout_s} s",
                 "output_limit_mb": "stream caps (terminate) + size check before read-back",
                 "seccomp": "modal gVisor syscall interception",

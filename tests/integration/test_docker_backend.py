@@ -105,7 +105,7 @@ def test_cancel_all_kills_a_running_container(be: DockerBackend) -> None:
         time.sleep(0.05)
     t.join(30)
     assert not t.is_alive()
-    assert out["r"].reason == "killed" and out["r"].detail == "cancelled by cancel_all()"
+    assert out["r"].reason == "killed" and out["r"].detail == "cancelled by cancel_all()", out["r"]
 
 
 def test_cleanup_leaked_removes_containers_of_dead_owners(be: DockerBackend) -> None:
