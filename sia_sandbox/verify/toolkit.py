@@ -141,7 +141,9 @@ def verifier_check(
                                  out_dir=base / name, profile=profile)
 
     honest = [(f"honest:{p.stem}", verify(f"honest-{p.stem}", p)) for p in refs]
-    scores = [v.score for _, v in honest if v.verdict == "verified" and v.score is not None]
+    # A suspicious honest reference still has a real score (drift on a small sample); a cheat must not
+    # beat it either. Rejected references have none and fail the check below.
+    scores = [v.score for _, v in honest if v.verdict != "rejected" and v.score is not None]
     best = (max(scores) if task.spec.direction == "maximize" else min(scores)) if scores else None
     rows = [
         CheckRow(name=n, role="honest", verdict=v.verdict,
