@@ -9,22 +9,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sia_sandbox.errors import SiaError
 from sia_sandbox.sandbox.base import BackendStatus
 from sia_sandbox.sandbox.registry import available_backends, get_backend
 
-KNOWN = ("local", "docker", "modal")
-
-
 def backend_statuses() -> list[BackendStatus]:
-    names = sorted(set(available_backends()) | set(KNOWN))
     rows = []
-    for name in names:
-        if name not in available_backends():
-            rows.append(BackendStatus(backend=name, usable=False, detail="backend module not installed",
-                                      fix="pip install -e '.[docker,modal]'"))
-            continue
+    for name in available_backends():
         try:
             rows.append(get_backend(name).status())
+        except SiaError as e:  # e.g. the backend's SDK is not installed
+            rows.append(BackendStatus(backend=name, usable=False, detail=e.message, fix=e.hint))
         except Exception as e:  # doctor must report, never crash, whatever a backend does
             rows.append(BackendStatus(backend=name, usable=False, detail=f"status check failed: {e!r}"))
     return rows

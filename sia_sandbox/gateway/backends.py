@@ -9,21 +9,12 @@ adapter), ``openai-compatible`` (e.g. vLLM) and ``anthropic``. Plugins register 
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
-from sia_sandbox.errors import ConfigError, GatewayError
+from sia_sandbox.errors import GatewayError
+from sia_sandbox.registry import Registry
 from sia_sandbox.gateway.types import Generation, GenerationRequest
-
-_BACKENDS: dict[str, type[ModelBackend]] = {}
-_BUILTIN: dict[str, str] = {
-    "local": "sia_sandbox.gateway.backend_local",
-    "openai-compatible": "sia_sandbox.gateway.backend_openai",
-    "anthropic": "sia_sandbox.gateway.backend_anthropic",
-}
-_plugins_loaded = False
 
 M = TypeVar("M", bound="type[ModelBackend]")
 
@@ -67,30 +58,21 @@ class ModelBackend(abc.ABC):
         """Release clients, models and threads."""
 
 
+MODEL_BACKENDS: Registry[ModelBackend] = Registry("model backend", "sia_sandbox.model_backends", {
+    "local": "sia_sandbox.gateway.backend_local",
+    "openai-compatible": "sia_sandbox.gateway.backend_openai",
+    "anthropic": "sia_sandbox.gateway.backend_anthropic",
+})
+
+
 def register_model_backend(name: str) -> Callable[[M], M]:
     """Class decorator that makes a model backend available under ``name``."""
-
-    def deco(cls: M) -> M:
-        cls.name = name
-        _BACKENDS[name] = cls
-        return cls
-
-    return deco
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for ep in entry_points(group="sia_sandbox.model_backends"):
-        ep.load()
+    return MODEL_BACKENDS.register(name)
 
 
 def available_model_backends() -> list[str]:
     """Names of the built-in and registered model backends."""
-    _load_plugins()
-    return sorted({*_BACKENDS, *_BUILTIN})
+    return MODEL_BACKENDS.names()
 
 
 def get_model_backend(name: str, **kwargs: Any) -> ModelBackend:
@@ -99,20 +81,4 @@ def get_model_backend(name: str, **kwargs: Any) -> ModelBackend:
     Raises:
         ConfigError: no backend has that name (the message lists them), or its SDK is not installed.
     """
-    if name not in _BACKENDS and name in _BUILTIN:
-        try:
-            importlib.import_module(_BUILTIN[name])
-        except ModuleNotFoundError as e:
-            raise ConfigError(
-                f"model backend {name!r} needs the {e.name!r} package, which is not installed",
-                hint=f"run `pip install {e.name}`",
-            ) from e
-    if name not in _BACKENDS:
-        _load_plugins()
-    try:
-        cls = _BACKENDS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model backend {name!r}", hint=f"choose one of: {', '.join(available_model_backends())}"
-        ) from None
-    return cls(**kwargs)
+    return MODEL_BACKENDS.get(name)(**kwargs)

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from sia_sandbox.errors import ConfigError
+from sia_sandbox.registry import Registry
 
 if TYPE_CHECKING:
     from sia_sandbox.train.common import Policy
     from sia_sandbox.train.config import TrainConfig
     from sia_sandbox.train.types import StepMetrics, TrainSample
 
-_BUILTIN_MODULES = (
-    "sia_sandbox.train.ppo",
-    "sia_sandbox.train.grpo",
-    "sia_sandbox.train.entropic",
-    "sia_sandbox.train.reinforce_kl",
-    "sia_sandbox.train.dpo",
-    "sia_sandbox.train.bon_bc",
-)
+_BUILTIN_NAMES = ("ppo", "grpo", "entropic", "reinforce_kl", "dpo", "bon_bc")
+"""Each lives in ``sia_sandbox/train/<name>.py``."""
 ENTRY_POINT_GROUP = "sia_sandbox.algorithms"
 
 
@@ -42,37 +34,19 @@ class Algorithm(ABC):
         """
 
 
-_ALGORITHMS: dict[str, type[Algorithm]] = {}
-_loaded = False
+ALGORITHMS: Registry[Algorithm] = Registry(
+    "training algorithm", ENTRY_POINT_GROUP, {name: f"sia_sandbox.train.{name}" for name in _BUILTIN_NAMES})
 A = TypeVar("A", bound=type[Algorithm])
 
 
 def register_algorithm(name: str) -> Callable[[A], A]:
     """Class decorator that makes an algorithm available under ``name``."""
-
-    def deco(cls: A) -> A:
-        cls.name = name
-        _ALGORITHMS[name] = cls
-        return cls
-
-    return deco
-
-
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(mod)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+    return ALGORITHMS.register(name)
 
 
 def available_algorithms() -> list[str]:
-    """Names of every registered algorithm."""
-    _load_all()
-    return sorted(_ALGORITHMS)
+    """Names of every built-in and registered algorithm."""
+    return ALGORITHMS.names()
 
 
 def get_algorithm(name: str) -> Algorithm:
@@ -81,12 +55,4 @@ def get_algorithm(name: str) -> Algorithm:
     Raises:
         ConfigError: no algorithm has that name; the message lists the known ones.
     """
-    _load_all()
-    try:
-        cls = _ALGORITHMS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown training algorithm {name!r}",
-            hint=f"choose one of: {', '.join(sorted(_ALGORITHMS))}",
-        ) from None
-    return cls()
+    return ALGORITHMS.get(name)()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sia_sandbox.agents.offline import OfflineAgent
-from sia_sandbox.agents.registry import _AGENTS, register_agent
+from sia_sandbox.agents.registry import AGENTS, register_agent
 from sia_sandbox.agents.types import FeedbackAction, HistoryEntry, TraceView
 from sia_sandbox.audit import iter_events
 
@@ -25,7 +25,7 @@ def local_backend_usable() -> bool:
 needs_local = pytest.mark.skipif(not local_backend_usable(), reason="local (bubblewrap) backend not usable here")
 
 
-if "offline_weights_first" not in _AGENTS:
+if not AGENTS.is_registered("offline_weights_first"):
 
     @register_agent("offline_weights_first")
     class WeightsFirstAgent(OfflineAgent):
