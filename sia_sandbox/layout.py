@@ -31,6 +31,8 @@ class Names:
     VERDICT = "verdict.json"
     IMPROVEMENT = "improvement.md"
     ACTION = "action.json"
+    CANDIDATE = "candidate.json"
+    """Inside ``scaffold/``: the candidate's metadata (parent, the agent's notes on what it changed)."""
     DRIFT = "drift.jsonl"
     VERIFY_DIR = "verify"
 
@@ -56,6 +58,10 @@ class CandidateLayout:
     @property
     def output(self) -> Path:
         return self.root / Names.OUTPUT
+
+    @property
+    def candidate_meta(self) -> Path:
+        return self.scaffold / Names.CANDIDATE
 
     @property
     def verdict(self) -> Path:

@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sia_sandbox.agents.task_space import SCAFFOLD_HARNESS, SearchSpace
 from sia_sandbox.agents.types import Harness, HistoryEntry, Lever
 from sia_sandbox.audit import iter_events
-from sia_sandbox.layout import CandidateLayout, RunLayout
+from sia_sandbox.layout import CandidateLayout, Names, RunLayout
 from sia_sandbox.verify.types import Verdict
 
 SCHEMA_VERSION = 1
 TRACE_FILE = "scaffold_trace.json"
 """What a scaffold writes next to its submission: where each value came from (untrusted)."""
-CANDIDATE_FILE = "candidate.json"
+CANDIDATE_FILE = Names.CANDIDATE
 """Candidate metadata (parent, notes) inside the scaffold directory."""
 
 RunStatus = Literal["running", "complete", "interrupted", "budget_exhausted", "failed"]
@@ -199,7 +199,8 @@ def build_summary(layout: RunLayout, *, task: str, status: RunStatus, direction:
             perturbed_score=verdict.perturbed_score, drift=verdict.drift,
             lever=action.lever if action else None, algorithm=action.algorithm if action else None,
             adapter_version=action.adapter_version if action else None,
-            notes=(action.weights_skipped or action.agent_error or "") if action else "",
+            notes=((action.weights_skipped or action.agent_error or "") if action else "")
+            or str((_read_json(cl.candidate_meta) or {}).get("notes", ""))[:300],
         )
         prev = rows.get(gen)
         if prev is None or (action is not None and prev.lever is None):

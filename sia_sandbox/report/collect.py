@@ -66,6 +66,8 @@ class CandidateRow(_View):
     scaffold_exec: ExecView | None = None
     has_exec_log: bool = False
     improvement: str = ""
+    edit: str = ""
+    """What the agent changed to make this candidate (``scaffold/candidate.json`` notes)."""
 
 
 class SandboxRow(_View):
@@ -187,6 +189,7 @@ def collect_run(run_dir: Path) -> RunData:
             verdict=_parse(VerdictView, cand.verdict), action=_parse(ActionView, cand.action),
             scaffold_exec=_parse(ExecView, cand.exec_result), has_exec_log=cand.exec_log.exists(),
             improvement=cand.improvement.read_text()[:4000] if cand.improvement.exists() else "",
+            edit=str((_load_json(cand.candidate_meta) or {}).get("notes", ""))[:300],
         ))
     chain, events = None, []
     if layout.audit_log.exists():
