@@ -8,7 +8,9 @@ line (a torn final line is reported as ``truncated_tail``, not as tampering).
 
 What this does NOT protect against: an attacker with write access who rewrites the whole file and
 recomputes every hash, or who deletes lines from the end (no later line vouches for them). Anchor the
-head hash elsewhere (``run.json`` stores it when a run closes) to detect that.
+head hash elsewhere to detect the latter: a run writes ``audit_anchor.json`` (event count and head hash)
+when it closes, and ``sia audit RUN`` checks the log against it; keep a copy outside the run directory
+for protection against someone who can rewrite both.
 """
 
 from __future__ import annotations
@@ -261,3 +263,35 @@ def verify_chain(path: Path | str) -> ChainReport:
         path=str(p), ok=True, n_events=n, truncated_tail=bool(tail), head_sha256=prev,
         run_ids=run_ids, event_counts=dict(counts),
     )
+
+
+class AuditAnchor(BaseModel):
+    """The head of a log at a moment worth vouching for (written when a run closes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_events: int
+    head_sha256: str
+
+
+def anchor_of(path: Path | str) -> AuditAnchor:
+    """The anchor of a log as it is now (its chain must verify).
+
+    Raises:
+        AuditIntegrityError: the chain is broken, so there is no head to vouch for.
+    """
+    report = verify_chain(path)
+    if not report.ok:
+        raise AuditIntegrityError(f"cannot anchor {path}: {report.error}")
+    return AuditAnchor(n_events=report.n_events, head_sha256=report.head_sha256)
+
+
+def check_anchor(path: Path | str, anchor: AuditAnchor) -> str | None:
+    """Why the log no longer reaches ``anchor`` (lines deleted or rewritten at the end), or None."""
+    lines = [ln for ln in Path(path).read_bytes().split(b"\n")[:-1]]
+    if len(lines) < anchor.n_events:
+        return (f"the log has {len(lines)} whole lines but was anchored at {anchor.n_events}: "
+                "lines were deleted from the end")
+    if anchor.n_events and line_sha256(lines[anchor.n_events - 1]) != anchor.head_sha256:
+        return f"line {anchor.n_events} no longer matches the anchored head hash"
+    return None

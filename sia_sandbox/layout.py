@@ -19,6 +19,8 @@ class Names:
     RUN = "run.json"
     CONFIG = "config.json"
     AUDIT = "audit.jsonl"
+    AUDIT_ANCHOR = "audit_anchor.json"
+    """Event count and head hash of ``audit.jsonl`` when the run last closed (detects truncation)."""
     ROLLOUTS = "rollouts.db"
     SUMMARY = "summary.json"
     REPORT = "report.html"
@@ -105,6 +107,10 @@ class RunLayout:
     @property
     def audit_log(self) -> Path:
         return self.root / Names.AUDIT
+
+    @property
+    def audit_anchor(self) -> Path:
+        return self.root / Names.AUDIT_ANCHOR
 
     @property
     def rollouts_db(self) -> Path:

@@ -28,7 +28,7 @@ from sia_sandbox.agents.offline import best_verified
 from sia_sandbox.agents.registry import get_agent
 from sia_sandbox.agents.task_space import load_search_space
 from sia_sandbox.agents.types import Candidate, FeedbackAction, ProposalContext
-from sia_sandbox.audit import AuditLog
+from sia_sandbox.audit import AuditLog, anchor_of
 from sia_sandbox.config import get_settings
 from sia_sandbox.errors import ConfigError
 from sia_sandbox.layout import RunLayout
@@ -332,4 +332,6 @@ def run_loop(config: LoopConfig, *, runs_dir: Path | None = None, resume: bool =
             close()
         store.close()
         audit.close()
+        # The hash chain cannot see lines deleted from its end; this anchor can (checked by `sia audit`).
+        layout.audit_anchor.write_text(anchor_of(layout.audit_log).model_dump_json() + "\n", encoding="utf-8")
     return summary

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sia_sandbox.audit import AuditEvent, ChainReport, verify_chain
+from sia_sandbox.audit import AuditAnchor, AuditEvent, ChainReport, check_anchor, verify_chain
 from sia_sandbox.errors import ConfigError
 from sia_sandbox.layout import Names
 from sia_sandbox.report.collect import iter_events_prefix
@@ -40,6 +40,8 @@ class AuditView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     chain: ChainReport
+    anchor_error: str | None = None
+    """Set when the run's ``audit_anchor.json`` shows lines deleted or rewritten at the end."""
     timeline: list[dict[str, Any]]
     limit_hits: list[dict[str, Any]]
     flagged_verdicts: list[VerdictEntry]
@@ -87,8 +89,20 @@ def _verdict_of(ev: AuditEvent) -> VerdictEntry | None:
     )
 
 
+def _anchor_error(log_path: Path) -> str | None:
+    anchor_file = log_path.parent / Names.AUDIT_ANCHOR
+    if not anchor_file.is_file():
+        return None
+    try:
+        anchor = AuditAnchor.model_validate_json(anchor_file.read_text())
+    except ValueError as e:
+        return f"{anchor_file} is not a valid anchor: {str(e).splitlines()[0]}"
+    return check_anchor(log_path, anchor)
+
+
 def build_view(log_path: Path) -> AuditView:
     chain = verify_chain(log_path)
+    anchor_error = _anchor_error(log_path)
     events = iter_events_prefix(log_path, chain.n_events)
     timeline = [
         {"seq": e.seq, "ts": e.ts, "event": e.event, "sandbox_id": e.sandbox_id, "summary": summarize(e)}
@@ -99,20 +113,24 @@ def build_view(log_path: Path) -> AuditView:
         for e in events if e.event == "sandbox.limit_hit"
     ]
     flagged = [v for e in events if (v := _verdict_of(e)) is not None and v.verdict != "verified"]
-    return AuditView(chain=chain, timeline=timeline, limit_hits=hits, flagged_verdicts=flagged)
+    return AuditView(chain=chain, anchor_error=anchor_error, timeline=timeline, limit_hits=hits,
+                     flagged_verdicts=flagged)
 
 
 def audit_command(path: Path, *, as_json: bool, limit: int = 200) -> int:
     view = build_view(resolve_log(path))
     report = view.chain
+    ok = report.ok and view.anchor_error is None
     if as_json:
         sys.stdout.write(view.model_dump_json(indent=2) + "\n")
-        return 0 if report.ok else 1
+        return 0 if ok else 1
     con = Console()
     status = "[green]chain verifies[/]" if report.ok else f"[bold red]CHAIN BROKEN at line {report.first_bad_line}[/]"
     con.print(f"{escape(report.path)}: {status} ({report.n_events} trusted events, head {report.head_sha256[:12]})")
     if report.error:
         con.print(f"[red]{escape(report.error)}[/]")
+    if view.anchor_error:
+        con.print(f"[bold red]ANCHOR MISMATCH: {escape(view.anchor_error)}[/]")
     if report.truncated_tail:
         con.print("[yellow]the file ends in a partial line (writer killed mid-write); ignored[/]")
     tl = Table(title=f"timeline (last {min(limit, len(view.timeline))} of {len(view.timeline)})")
@@ -138,4 +156,4 @@ def audit_command(path: Path, *, as_json: bool, limit: int = 200) -> int:
             vt.add_row(str(v.seq), v.candidate_id, v.verdict, escape("; ".join(v.reasons)[:400]),
                        escape("\n".join(v.evidence[:5])))
         con.print(vt)
-    return 0 if report.ok else 1
+    return 0 if ok else 1

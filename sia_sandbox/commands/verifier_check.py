@@ -21,7 +21,8 @@ def verifier_check_command(task: str, *, as_json: bool, backend: str | None, dev
                            parallel: int, only: list[str], work_dir: Path | None) -> int:
     from sia_sandbox.verify.toolkit import verifier_check
 
-    con = Console(stderr=as_json)
+    # CI logs are not terminals: give the table room instead of folding every cell to 8 characters.
+    con = Console(stderr=as_json, width=None if sys.stdout.isatty() else 200)
     with con.status(f"running the cheat library through the {task} verifier ..."):
         report = verifier_check(task, backend=backend, device=device, profile=profile, parallel=parallel,
                                 only=only or None, work_dir=work_dir)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sia_sandbox.agents.offline import IMPROVEMENT_TOL
-from sia_sandbox.audit import verify_chain
+from sia_sandbox.audit import AuditAnchor, check_anchor, verify_chain
 from sia_sandbox.loop import run_loop
 from sia_sandbox.loop_config import LoopConfig
 from sia_sandbox.rollouts import RolloutStore
@@ -44,6 +44,8 @@ def test_trimul_run_with_a_weight_update(run_env):
                   "run.finished"):
         assert stage in names, stage
     assert verify_chain(run_dir / "audit.jsonl").ok
+    anchor = AuditAnchor.model_validate_json((run_dir / "audit_anchor.json").read_text())
+    assert check_anchor(run_dir / "audit.jsonl", anchor) is None
 
     s = summary(run_dir)
     assert [g["gen_index"] for g in s["generations"]] == [0, 1]

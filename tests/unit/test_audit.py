@@ -147,3 +147,32 @@ def test_killed_writer_leaves_verifiable_prefix(tmp_path: Path) -> None:
         f.write(b'{"schema_version":1,"seq":')
     report = verify_chain(p)
     assert report.ok and report.n_events > 10 and report.truncated_tail
+
+
+def test_anchor_detects_lines_deleted_from_the_end(tmp_path: Path) -> None:
+    """The chain alone cannot see a deleted tail; the anchor written when a run closes can."""
+    from sia_sandbox.audit import anchor_of, check_anchor
+
+    p = tmp_path / "audit.jsonl"
+    lines = _write(p, 5)
+    anchor = anchor_of(p)
+    assert check_anchor(p, anchor) is None
+    p.write_bytes(b"".join(lines[:-1]))
+    assert verify_chain(p).ok  # the chain still verifies ...
+    assert "deleted from the end" in (check_anchor(p, anchor) or "")  # ... the anchor does not
+    with AuditLog(p, "run-1") as log:  # a different line appended in its place
+        log.emit("forged.event")
+    assert "no longer matches" in (check_anchor(p, anchor) or "")
+
+
+def test_sia_audit_fails_on_a_truncated_run_log(tmp_path: Path) -> None:
+    from sia_sandbox.audit import anchor_of
+    from sia_sandbox.commands.audit_view import audit_command
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = _write(run / "audit.jsonl", 4)
+    (run / "audit_anchor.json").write_text(anchor_of(run / "audit.jsonl").model_dump_json())
+    assert audit_command(run, as_json=True) == 0
+    (run / "audit.jsonl").write_bytes(b"".join(lines[:2]))
+    assert audit_command(run, as_json=True) == 1
