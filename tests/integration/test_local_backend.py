@@ -220,3 +220,16 @@ def test_kill_all_ends_running_sandboxes() -> None:
     for t in threads:
         t.join(20)
     assert [r.reason for r in results] == ["killed", "killed"]
+
+
+def test_sandbox_python_has_the_scientific_stack() -> None:
+    """The CLI contract: inside the sandbox `python3` is Python >= 3.11 with numpy, scipy, sklearn, torch."""
+    from sia_sandbox.sandbox.local import LocalBackend
+    from sia_sandbox.sandbox.types import Limits, SandboxSpec
+
+    code = ("import sys, numpy, scipy, sklearn, torch\n"
+            "assert sys.version_info >= (3, 11)\n"
+            "print(torch.ones(2).sum().item() + numpy.ones(2).sum())")
+    r = LocalBackend().run(SandboxSpec(command=["python3", "-c", code], limits=Limits(timeout_s=120, memory_mb=2048)))
+    assert r.reason == "ok", r.stderr[-500:]
+    assert r.stdout.strip() == "4.0"
