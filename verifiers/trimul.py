@@ -121,7 +121,7 @@ class _Plan:
 
 @register_verifier("trimul")
 class TrimulVerifier(Verifier):
-    version = "1.0"
+    version = "1.1"
 
     def draw_seeds(self, task: Any) -> dict[str, int]:
         return {"nominal": int(task.spec.params.get("nominal_seed", 20240917)),
@@ -169,10 +169,20 @@ class TrimulVerifier(Verifier):
         times: dict[int, list[float]] = {i: [] for i in range(len(shapes))}
         floors_hit: list[str] = []
         event_flags: list[str] = []
+        walls: dict[int, list[int]] = {i: [] for i in range(len(shapes))}
         for si, ci, timed, seed, nomask, dist in plan.calls:
             sh = shapes[si]
             tag = f"{shape_key(sh)},call={ci},dist={dist},nomask={nomask}"
             data = make_input(sh, seed, nomask, dist, dev)
+            if timed:
+                # A no-op round trip before every timed call: the overhead is the minimum over all of
+                # them, so a scheduling hiccup during the initial calibration cannot inflate it. The
+                # candidate may have patched the runner's no-op path: slowing it gains nothing (the
+                # minimum includes the calibration made before its code was loaded), and speeding it
+                # up only shrinks the overhead subtracted from its own times.
+                calm = s.call(to_arrays(data), dict(data[3]), tuple(data[0].shape), noop=True)
+                if calm.ok:
+                    overhead_ns[si] = min(overhead_ns[si], calm.wall_ns)
             res = s.call(to_arrays(data), dict(data[3]), tuple(data[0].shape))
             if not res.ok:
                 checks.append(Check(name=f"call[{tag}]", passed=False, detail=res.detail))
@@ -187,14 +197,20 @@ class TrimulVerifier(Verifier):
                 return checks, metrics
             if not timed:
                 continue
-            us = max(0.0, (res.wall_ns - overhead_ns[si]) / 1e3)
+            walls[si].append(res.wall_ns)
+            if res.event_ms is not None:
+                host_us = max(0.0, (res.wall_ns - overhead_ns[si]) / 1e3)
+                if host_us > 100 and res.event_ms * 1e3 < 0.25 * host_us:
+                    event_flags.append(f"{tag}: events {res.event_ms * 1e3:.1f}us vs host {host_us:.1f}us")
+        # Overheads are final only now (minimum over every no-op), so times are computed after the loop.
+        for si, sh in enumerate(shapes):
             floor = roofline_floor_us(sh, dev)
-            if us < floor:
-                floors_hit.append(f"{tag}: {us:.1f}us < floor {floor:.1f}us")
-                us = floor
-            if res.event_ms is not None and us > 100 and res.event_ms * 1e3 < 0.25 * us:
-                event_flags.append(f"{tag}: events {res.event_ms * 1e3:.1f}us vs host {us:.1f}us")
-            times[si].append(us)
+            for wall_ns in walls[si]:
+                us = max(0.0, (wall_ns - overhead_ns[si]) / 1e3)
+                if us < floor:
+                    floors_hit.append(f"{shape_key(sh)}: {us:.1f}us < floor {floor:.1f}us")
+                    us = floor
+                times[si].append(us)
         checks.append(Check(name="correctness.all_calls", passed=True,
                             detail=f"{len(plan.calls)} calls matched the reference"))
         checks.append(Check(name="timing.roofline", passed=not floors_hit, severity="suspicious",
