@@ -13,6 +13,7 @@ import os
 import re
 import string
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,22 @@ def write_outputs(source: str, trace: list[dict[str, Any]]) -> None:
     (OUT / "scaffold_trace.json").write_text(json.dumps({"choices": trace}, indent=2) + "\n", encoding="utf-8")
 
 
-def main() -> int:
-    """Decide, render and write; the default program of every task's scaffold template."""
-    harness = load_harness()
-    choices, trace = decide(harness)
-    base = (HERE / "base_submission.py").read_text(encoding="utf-8")
-    write_outputs(rewrite_constants(base, choices), trace)
+def render_and_write(source: str, check: Callable[[str], object] | None = None) -> int:
+    """The scaffold's whole job: decide every dimension, render ``source``, check it, write ``/out``.
+
+    ``check`` runs on the rendered source before anything is written (a syntax check, a smoke test on toy
+    inputs), so a broken edit fails in the scaffold instead of costing a verifier run.
+    """
+    choices, trace = decide(load_harness())
+    rendered = rewrite_constants(source, choices)
+    if check is not None:
+        check(rendered)
+    write_outputs(rendered, trace)
     for entry in trace:
         print(f"{entry['dimension']} = {entry['value']!r} ({entry['source']})", file=sys.stderr)
     return 0
+
+
+def main() -> int:
+    """The default program of a task's scaffold template: render ``base_submission.py``."""
+    return render_and_write((HERE / "base_submission.py").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from scaffold_lib import decide, load_harness, rewrite_constants, write_outputs
+from scaffold_lib import render_and_write
 
 CANDIDATE = r'''"""Denoising candidate: MAGIC-style diffusion with declared pre/post-processing (rendered by a scaffold).
 
@@ -119,14 +119,7 @@ def smoke_test(source: str) -> None:
 
 
 def main() -> int:
-    harness = load_harness()
-    choices, trace = decide(harness)
-    source = rewrite_constants(CANDIDATE, choices)
-    smoke_test(source)
-    write_outputs(source, trace)
-    for entry in trace:
-        print(f"{entry['dimension']} = {entry['value']!r} ({entry['source']})", file=sys.stderr)
-    return 0
+    return render_and_write(CANDIDATE, smoke_test)
 
 
 if __name__ == "__main__":

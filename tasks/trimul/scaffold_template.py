@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from scaffold_lib import HERE, decide, load_harness, rewrite_constants, write_outputs
+from scaffold_lib import HERE, render_and_write
 
 
 def main() -> int:
-    harness = load_harness()
-    choices, trace = decide(harness)
-    source = rewrite_constants((HERE / "base_submission.py").read_text(encoding="utf-8"), choices)
+    base = (HERE / "base_submission.py").read_text(encoding="utf-8")
     # A syntax error is caught here, in the scaffold, instead of costing a verifier run.
-    compile(source, "submission.py", "exec")
-    write_outputs(source, trace)
-    for entry in trace:
-        print(f"{entry['dimension']} = {entry['value']!r} ({entry['source']})", file=sys.stderr)
-    return 0
+    return render_and_write(base, lambda source: compile(source, "submission.py", "exec"))
 
 
 if __name__ == "__main__":
