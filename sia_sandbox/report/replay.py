@@ -103,9 +103,11 @@ def replay_run(run_dir: Path, *, backend: str | None = None, kernel_rel_tol: flo
                 why = "no revealed seeds in the audit log" if cid not in seeds else f"no candidate file at {submission}"
                 rows.append(ReplayRow(**base, replayed=None, replayed_score=None, matches=False, note=why))
                 continue
+            # Same seeds, same profile (shapes, repeats, sizes) as the recorded verification.
             v = verify_submission(task_name, submission, device=str(recorded.get("device", "cpu")).split(":")[0],
                                   backend=backend or meta.get("backend"), candidate_id=cid,
-                                  out_dir=Path(tmp) / f"{gen:04d}-{cid}", seeds=seeds[cid], drift_store=drift)
+                                  out_dir=Path(tmp) / f"{gen:04d}-{cid}", seeds=seeds[cid], drift_store=drift,
+                                  profile=str(recorded.get("profile") or "full"))
             same = v.verdict == base["recorded"] and _scores_match(base["recorded_score"], v.score, tol)
             rows.append(ReplayRow(**base, replayed=v.verdict, replayed_score=v.score, matches=same,
                                   note="" if same else "; ".join(v.reasons)[:300]))

@@ -13,6 +13,7 @@ from sia_sandbox.loop_config import LoopConfig
 from sia_sandbox.report import build_report
 from sia_sandbox.report.browser import check_report
 from sia_sandbox.report.compare import compare_runs
+from sia_sandbox.report.replay import replay_run
 from tests.integration.loop_helpers import needs_local, run_env  # noqa: F401
 
 pytestmark = [pytest.mark.bwrap, needs_local,
@@ -39,3 +40,9 @@ def test_real_run_report_renders_in_chromium(run_env: Path) -> None:
 
     a, b = compare_runs(run_dir, run_dir)
     assert a == b and a.generations == 2 and a.audit_ok
+
+    # Replay recomputes both verdicts from the run directory with the revealed seeds and the recorded
+    # profile; timing scores may move with machine load, the verdicts themselves must not.
+    replayed = replay_run(run_dir)
+    assert [r.candidate_id for r in replayed.rows] == ["g0000-c0", "g0001-c0"]
+    assert all(r.replayed == r.recorded for r in replayed.rows), [(r.recorded, r.replayed, r.note) for r in replayed.rows]
