@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 
-from sia_sandbox.errors import BackendUnavailableError, LimitNotEnforceableError, SandboxError, SandboxSpecError
+from sia_sandbox.errors import BackendUnavailableError, LimitNotEnforceableError, SandboxError
 from sia_sandbox.sandbox import cgroups, local_launch
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import Pump, PumpEvent, StreamCapture

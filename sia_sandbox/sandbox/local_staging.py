@@ -13,15 +13,13 @@ import contextlib
 import ctypes
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from dataclasses import dataclass, field
 
-from sia_sandbox.errors import SandboxError
 from sia_sandbox.sandbox import paths
 from sia_sandbox.sandbox.local_launch import MountPlan
-from sia_sandbox.sandbox.manifest import copy_tree
+from sia_sandbox.sandbox.manifest import copy_tree, fs_full, replace_with_staged
 from sia_sandbox.sandbox.types import GATEWAY_SOCKET_PATH, OutputFile
 
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MNT_DETACH = 2, 4, 4096, 16384, 2
@@ -136,8 +134,7 @@ class Staging:
         """True when the output tmpfs has (almost) no bytes or inodes left."""
         if not self.plan.rw:
             return False
-        st = os.statvfs(self.out_dir)
-        return st.f_bavail * st.f_frsize < 65536 or st.f_favail < 2
+        return fs_full(self.out_dir)
 
     def copy_out(self) -> list[OutputFile]:
         """Replace each host rw dir's content by the staged tree; returns the manifest.
@@ -145,20 +142,7 @@ class Staging:
         Raises:
             SandboxError: the copy failed.
         """
-        manifest: list[OutputFile] = []
-        for host, dest in self.plan.rw:
-            try:
-                os.makedirs(host, exist_ok=True)
-                with os.scandir(host) as it:
-                    for e in it:
-                        if e.is_dir(follow_symlinks=False):
-                            shutil.rmtree(e.path)
-                        else:
-                            os.unlink(e.path)
-                manifest += copy_tree(self.sources[str(dest)], host, prefix=dest)
-            except OSError as e:
-                raise SandboxError(f"could not copy outputs of {dest} to {host}: {e}") from e
-        return manifest
+        return [f for host, dest in self.plan.rw for f in replace_with_staged(self.sources[str(dest)], host, dest)]
 
     def remove(self) -> None:
         """Unmount everything and delete the run dir (never raises)."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import PurePosixPath
 
+from sia_sandbox.errors import SandboxError
 from sia_sandbox.sandbox.types import OutputFile
 
 _CHUNK = 1 << 20
@@ -140,3 +142,31 @@ def copy_tree(
     for d, mode in reversed(dir_modes):
         os.chmod(d, mode)
     return manifest
+
+
+def replace_with_staged(staged: str, host: str, dest: PurePosixPath) -> list[OutputFile]:
+    """Make the host output dir ``host`` hold exactly the staged tree (symlinks never followed).
+
+    Used by every backend that stages rw mounts on a size-limited tmpfs: the host dir's old content
+    goes, the sandbox's result is copied in, and the manifest names entries by their sandbox path.
+
+    Raises:
+        SandboxError: the copy failed.
+    """
+    try:
+        os.makedirs(host, exist_ok=True)
+        with os.scandir(host) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+        return copy_tree(staged, host, prefix=dest)
+    except OSError as e:
+        raise SandboxError(f"could not copy outputs of {dest} to {host}: {e}") from e
+
+
+def fs_full(path: str) -> bool:
+    """True when the filesystem at ``path`` has (almost) no bytes or inodes left (a filled output tmpfs)."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize < 65536 or st.f_favail < 2
