@@ -45,7 +45,7 @@ from sia_sandbox.sandbox.images import CONTAINER_ENV, CONTAINER_UID
 from sia_sandbox.sandbox.base import BackendStatus, Capabilities, SandboxBackend
 from sia_sandbox.sandbox.capture import StreamCapture
 from sia_sandbox.sandbox.cgroups import CgroupHost, CgroupStats, SandboxCgroup
-from sia_sandbox.sandbox.manifest import copy_tree
+from sia_sandbox.sandbox.manifest import copy_tree, fs_full, replace_with_staged
 from sia_sandbox.sandbox.paths import check_destination, check_host_source, is_socket
 from sia_sandbox.sandbox.registry import register_backend
 from sia_sandbox.sandbox.types import GATEWAY_SOCKET_PATH, OutputFile, Reason, SandboxResult, SandboxSpec
@@ -111,8 +111,7 @@ class _Staging:
 
     def full(self) -> bool:
         """True when the tmpfs has (almost) no bytes or inodes left."""
-        st = os.statvfs(self.root)
-        return st.f_bavail * st.f_frsize < 65536 or st.f_favail < 2
+        return fs_full(self.root)
 
     def copy_out(self) -> list[OutputFile]:
         """Replace each host rw dir's content by the staged tree (symlinks not followed); the manifest.
@@ -120,20 +119,7 @@ class _Staging:
         Raises:
             SandboxError: the copy failed.
         """
-        manifest: list[OutputFile] = []
-        for host, dest, sub in self.rw:
-            try:
-                os.makedirs(host, exist_ok=True)
-                with os.scandir(host) as it:
-                    for e in it:
-                        if e.is_dir(follow_symlinks=False):
-                            shutil.rmtree(e.path)
-                        else:
-                            os.unlink(e.path)
-                manifest += copy_tree(sub, host, prefix=dest)
-            except OSError as e:
-                raise SandboxError(f"could not copy outputs of {dest} to {host}: {e}") from e
-        return manifest
+        return [f for host, dest, sub in self.rw for f in replace_with_staged(sub, host, dest)]
 
     def remove(self) -> None:
         """Unmount and delete (never raises)."""
@@ -174,6 +160,10 @@ def _reason(event: str, code: int | None, oom: bool, pids_hit: bool, out_full: b
         return "oom", ""
     if pids_hit:
         return "pids_limit", ""
+    if "Resource temporarily unavailable" in stderr and ("fork" in stderr or "BlockingIOError" in stderr):
+        # The container's cgroup vanishes when it exits; a fork bomb that dies fast can exit before the
+        # probe reads pids.events. fork()'s EAGAIN in its stderr is then the evidence.
+        return "pids_limit", "fork failed with EAGAIN (pids.events not read before the container exited)"
     if out_full:
         return "output_limit", "the rw mounts reached output_limit_mb"
     if code < 0:

@@ -342,3 +342,4 @@ def test_status(fake: FakeModal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("HOME", str(tmp_path))
     st = ModalBackend().status()
     assert not st.usable and "modal token new" in (st.fix or "")
+
